@@ -1,0 +1,1 @@
+"""Contracts of the buyer-guarantee claims platform."""

@@ -1,0 +1,52 @@
+"""Session fixtures: a real Kafka and PostgreSQL for the tests that ask for them.
+
+Unit tests ask for neither and start nothing. See ``tests/support/infrastructure.py`` for where
+the servers come from (environment, testcontainers, or the project's launcher).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from tests.support.infrastructure import Infrastructure, ensure_topics, provide
+
+
+@pytest.fixture(scope="session")
+def infrastructure() -> Iterator[Infrastructure]:
+    with provide() as found:
+        yield found
+
+
+@pytest.fixture(scope="session")
+async def kafka_bootstrap_servers(infrastructure: Infrastructure) -> str:
+    await ensure_topics(infrastructure.kafka_bootstrap_servers)
+    return infrastructure.kafka_bootstrap_servers
+
+
+@pytest.fixture(scope="session")
+def postgres_url(infrastructure: Infrastructure) -> str:
+    """URL of the server's admin database; tests wanting tables use ``database_url``."""
+    return infrastructure.postgres_url
+
+
+def _with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + database))
+
+
+@pytest.fixture
+async def database_url(postgres_url: str) -> AsyncIterator[str]:
+    """A fresh, empty database for one test, dropped afterwards."""
+    name = "test_" + uuid.uuid4().hex[:12]
+    admin = await asyncpg.connect(postgres_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield _with_database(postgres_url, name)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
