@@ -7,6 +7,7 @@ naive datetime fails validation wherever it appears.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Final
 
@@ -14,9 +15,12 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -26,7 +30,7 @@ SCHEMA_VERSION_1: Final = 1
 class Contract(BaseModel):
     """Base of every payload: immutable, and unknown fields are an error, not silently dropped."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_timedelta="iso8601")
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 Identifier = Annotated[
@@ -41,9 +45,31 @@ RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]
 LanguageTag = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]
 """A BCP 47 language tag of the simple kind (``fr``, ``es-MX``)."""
 
+Count = Annotated[int, Strict(), Field(ge=0)]
+"""A number of things: a JSON integer, never a string or a float."""
+
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
-Timestamp = AwareDatetime
-"""A point in time with its offset; naive datetimes are refused."""
+
+
+def _text_or_value(kind: str, accepted: tuple[type, ...]) -> BeforeValidator:
+    """Refuse JSON numbers and booleans where the schema promises a string.
+
+    Pydantic's lax mode would read ``0`` as the Unix epoch or as an amount; a contract that
+    says "string" means it, so such input fails naming the field.
+    """
+
+    def check(value: object) -> object:
+        if isinstance(value, (str, *accepted)):
+            return value
+        raise ValueError(f"expected {kind} as a string")
+
+    return BeforeValidator(check)
+
+
+Timestamp = Annotated[
+    AwareDatetime, _text_or_value("an RFC 3339 date-time with offset", (datetime,))
+]
+"""A point in time with its offset; naive datetimes and numbers are refused."""
 
 # ISO 4217 codes the platform accepts, with their minor unit (digits after the point). A
 # marketplace launching in a new currency adds it here, in one place.
@@ -64,14 +90,28 @@ def _known_currency(code: str) -> str:
 
 
 CurrencyCode = Annotated[
-    str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_known_currency)
+    str,
+    StringConstraints(pattern=r"^[A-Z]{3}$"),
+    AfterValidator(_known_currency),
+    WithJsonSchema({"type": "string", "enum": sorted(CURRENCY_MINOR_UNITS)}),
 ]
+
+# Amounts travel as strings so no JSON parser turns them into binary floats. The schema says
+# so; validation also takes a JSON number, for lenient producers.
+AmountText = WithJsonSchema(
+    {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,3})?$", "examples": ["50.00"]}
+)
 
 
 class Money(Contract):
     """An amount in a currency. Never a float: ``Decimal`` in Python, a string in JSON."""
 
-    amount: Annotated[Decimal, Field(ge=0, allow_inf_nan=False, max_digits=14)]
+    amount: Annotated[
+        Decimal,
+        Field(ge=0, allow_inf_nan=False, max_digits=14),
+        _text_or_value("a decimal amount", (Decimal,)),
+        AmountText,
+    ]
     currency: CurrencyCode
 
     @model_validator(mode="after")

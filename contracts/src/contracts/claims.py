@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, Strict, StrictBool, model_validator
 
 from contracts.base import (
     SCHEMA_VERSION_1,
@@ -110,9 +110,9 @@ class ProofOfDelivery(Contract):
     carrier: Carrier
     tracking_id: TrackingId
     delivered_at: Timestamp
-    to_buyer_address: bool = True
-    signature_obtained: bool = False
-    id_checked: bool = False
+    to_buyer_address: StrictBool = True
+    signature_obtained: StrictBool = False
+    id_checked: StrictBool = False
 
 
 class TrackingEvidence(Contract):
@@ -221,7 +221,7 @@ class AppealRuling(Contract):
     funded_by: FundedBy | None = Field(
         default=None, description="Who pays after a reversal; empty keeps the current payer."
     )
-    counts_toward_odr: bool | None = Field(
+    counts_toward_odr: StrictBool | None = Field(
         default=None, description="ODR impact after a reversal; empty lets the rules derive it."
     )
     note: ShortText | None = None
@@ -288,9 +288,9 @@ class ClaimState(Contract):
     status: ClaimStatus
     resolution: Resolution | None = None
     funded_by: FundedBy = "none"
-    counts_toward_odr: bool
+    counts_toward_odr: StrictBool
     deadlines: ClaimDeadlines = ClaimDeadlines()
-    version: Annotated[int, Field(ge=1)] = Field(
+    version: Annotated[int, Strict(), Field(ge=1)] = Field(
         description="Increases by one with every event of this claim."
     )
 

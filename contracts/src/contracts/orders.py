@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, Strict, StrictBool, model_validator
 
 from contracts.base import (
     SCHEMA_VERSION_1,
@@ -34,7 +34,7 @@ TrackingId = Annotated[str, Field(min_length=1, max_length=64)]
 class OrderItem(Contract):
     sku: Identifier
     title: Annotated[str, Field(min_length=1, max_length=500)]
-    quantity: Annotated[int, Field(ge=1, le=10_000)]
+    quantity: Annotated[int, Strict(), Field(ge=1, le=10_000)]
     unit_price: Money
     kind: ItemKind = "physical"
 
@@ -80,7 +80,7 @@ class OrderShipped(OrderFact):
     shipped_at: Timestamp
     carrier: Carrier
     tracking_id: TrackingId | None = None
-    label_bought_through_platform: bool = False
+    label_bought_through_platform: StrictBool = False
 
 
 class OrderDelivered(OrderFact):
@@ -90,9 +90,9 @@ class OrderDelivered(OrderFact):
     delivered_at: Timestamp
     carrier: Carrier
     tracking_id: TrackingId | None = None
-    to_buyer_address: bool = True
-    signature_obtained: bool = False
-    id_checked: bool = False
+    to_buyer_address: StrictBool = True
+    signature_obtained: StrictBool = False
+    id_checked: StrictBool = False
 
 
 class OrderDeliveryFailed(OrderFact):
@@ -101,7 +101,7 @@ class OrderDeliveryFailed(OrderFact):
     shipment_id: Identifier
     failed_at: Timestamp
     failure: Literal["refused", "undeliverable", "lost"]
-    returning_to_seller: bool
+    returning_to_seller: StrictBool
 
 
 class OrderRefunded(OrderFact):
@@ -149,7 +149,7 @@ class SellerReplied(OrderFact):
     schema_version: Literal[1] = SCHEMA_VERSION_1
     contact_id: Identifier
     replied_at: Timestamp
-    resolved: bool = Field(
+    resolved: StrictBool = Field(
         default=False, description="The seller says the reply settles the buyer's problem."
     )
     message: ShortText | None = None
@@ -160,7 +160,7 @@ class FeedbackPosted(OrderFact):
     schema_version: Literal[1] = SCHEMA_VERSION_1
     feedback_id: Identifier
     posted_at: Timestamp
-    rating: Annotated[int, Field(ge=1, le=5)]
+    rating: Annotated[int, Strict(), Field(ge=1, le=5)]
     comment: ShortText | None = None
 
 

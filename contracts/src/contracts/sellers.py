@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from contracts.base import SCHEMA_VERSION_1, Contract, Identifier, Timestamp
+from contracts.base import SCHEMA_VERSION_1, Contract, Count, Identifier, Timestamp
 from contracts.envelope import Envelope, Payload
 
 AccountStatus = Literal["NORMAL", "AT_RISK", "DEACTIVATION_RISK"]
@@ -19,11 +19,11 @@ class DefectCounts(Contract):
     """One channel's figures over the window. ``rate`` is ``defective_orders / orders``."""
 
     channel: Channel
-    orders: Annotated[int, Field(ge=0)]
-    defective_orders: Annotated[int, Field(ge=0)]
-    claims: Annotated[int, Field(ge=0)] = Field(description="Orders with a claim that counts.")
-    negative_feedback: Annotated[int, Field(ge=0)]
-    chargebacks: Annotated[int, Field(ge=0)] = Field(description="Service chargebacks only.")
+    orders: Count
+    defective_orders: Count
+    claims: Count = Field(description="Orders with a claim that counts.")
+    negative_feedback: Count
+    chargebacks: Count = Field(description="Service chargebacks only.")
     rate: Annotated[Decimal, Field(ge=0, le=1)]
 
     @model_validator(mode="after")
@@ -51,7 +51,7 @@ class SellerOdrChanged(SellerEvent):
     by_channel: tuple[DefectCounts, ...]
     status: AccountStatus
     target: Decimal = Field(description="The rate must stay strictly below this.")
-    orders_to_recover: Annotated[int, Field(ge=0)] = Field(
+    orders_to_recover: Count = Field(
         description="Defect-free orders needed to get back under the target (0 if under)."
     )
     projected_crossing: date | None = Field(

@@ -1,6 +1,7 @@
 """Composition root of the adjudication service: ``create_app`` wires settings, broker and database.
 
-Run with ``faststream run adjudication.app:create_app --factory --host 127.0.0.1 --port 8002``.
+Run with ``python -m adjudication`` (host and port from settings), or
+``faststream run adjudication.app:create_app --factory --host 127.0.0.1 --port 8002``.
 Nothing connects at import time: the database pool opens in the lifespan.
 """
 

@@ -1,26 +1,64 @@
-"""Composition root of the intake service: ``create_app`` wires settings and broker.
+"""Composition root of the intake service: ``create_app`` wires settings, auth, Kafka and HTTP.
 
-Run with ``faststream run intake.app:create_app --factory --host 127.0.0.1 --port 8001``.
-Nothing connects at import time.
+Run with ``python -m intake`` (host and port from settings), or
+``uvicorn intake.app:create_app --factory --host 127.0.0.1 --port 8001``. Nothing
+connects at import time: the Kafka producer starts in the lifespan, in the background, so the
+API comes up (and says "not ready") even while Kafka is down.
 """
 
 from __future__ import annotations
 
-from faststream.asgi import AsgiFastStream
-from faststream.kafka import KafkaBroker
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
+from fastapi import FastAPI
+
+from intake.api import build_api
+from intake.auth import TokenRegistry
+from intake.observability import BodySizeLimitMiddleware, IntakeMetrics, RequestContextMiddleware
+from intake.publisher import CommandPublisher, KafkaCommandPublisher
 from intake.settings import IntakeSettings
-from servicekit.health import health_routes
 from servicekit.logging import configure_logging
 
 
-def create_app(settings: IntakeSettings | None = None) -> AsgiFastStream:
-    """Build the intake service from ``settings`` (read from the environment when omitted)."""
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: IntakeSettings | None = None,
+    *,
+    publisher: CommandPublisher | None = None,
+    clock: Callable[[], datetime] = wall_clock,
+) -> FastAPI:
+    """Build the intake API from ``settings`` (read from the environment when omitted)."""
     settings = settings or IntakeSettings()
     configure_logging(settings.log_format, settings.log_level, service=settings.service_name)
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=settings.service_name)
+    publisher = publisher or KafkaCommandPublisher(
+        settings.kafka_bootstrap_servers,
+        timeout_seconds=settings.publish_timeout_seconds,
+        client_id=settings.service_name,
+    )
+    metrics = IntakeMetrics()
+    app = build_api(
+        registry=TokenRegistry(settings.tokens),
+        publisher=publisher,
+        metrics=metrics,
+        clock=clock,
+        claims_base_url=settings.claims_base_url,
+        retry_after_seconds=settings.retry_after_seconds,
+    )
 
-    async def broker_answers() -> bool:
-        return await broker.ping(timeout=1.0)
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await publisher.start()
+        try:
+            yield
+        finally:
+            await publisher.stop()
 
-    return AsgiFastStream(broker, asgi_routes=health_routes({"kafka": broker_answers}))
+    app.router.lifespan_context = lifespan
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    return app

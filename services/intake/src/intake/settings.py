@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from intake.auth import TokenGrant
 from servicekit.settings import ServiceSettings
 
 
@@ -14,3 +16,19 @@ class IntakeSettings(ServiceSettings):
 
     service_name: str = "intake"
     http_port: int = 8001
+    tokens: tuple[TokenGrant, ...] = Field(
+        default=(),
+        description=(
+            "Bearer tokens as a JSON list of {sha256, role, subject}: the SHA-256 hex digest of "
+            "each token, never the token itself. `python -m intake.auth hash TOKEN` prints one."
+        ),
+    )
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Larger bodies get 413.")
+    publish_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="Longest wait for Kafka's acknowledgement before a 503."
+    )
+    retry_after_seconds: int = Field(default=5, ge=1, description="Retry-After sent with a 503.")
+    claims_base_url: str = Field(
+        default="http://127.0.0.1:8002",
+        description="Where claim state is read (adjudication's API); 202 answers link there.",
+    )

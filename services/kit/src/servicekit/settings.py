@@ -25,6 +25,9 @@ class ServiceSettings(BaseSettings):
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     service_name: str = "service"
+    shutdown_grace_seconds: float = Field(
+        default=20.0, gt=0, description="How long in-flight work may take to finish on stop."
+    )
 
 
 class DatabaseSettings(ServiceSettings):

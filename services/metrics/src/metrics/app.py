@@ -1,6 +1,7 @@
 """Composition root of the metrics service: ``create_app`` wires settings, broker and database.
 
-Run with ``faststream run metrics.app:create_app --factory --host 127.0.0.1 --port 8003``.
+Run with ``python -m metrics`` (host and port from settings), or
+``faststream run metrics.app:create_app --factory --host 127.0.0.1 --port 8003``.
 Nothing connects at import time: the database pool opens in the lifespan.
 """
 

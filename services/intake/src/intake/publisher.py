@@ -1,0 +1,135 @@
+"""Publishing commands to ``claims.commands.v1`` so that nothing accepted is lost.
+
+The Kafka publisher uses an idempotent producer with ``acks=all`` and waits for the broker's
+acknowledgement: intake answers 202 only after it. When the broker cannot be reached in time it
+raises :class:`BrokerUnavailableError`, which the API turns into 503 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from contracts import codec
+from contracts.envelope import Envelope
+from contracts.topics import CLAIMS_COMMANDS
+
+log = structlog.get_logger(__name__)
+
+
+class BrokerUnavailableError(RuntimeError):
+    """The broker did not acknowledge in time: nothing was accepted."""
+
+
+class CommandPublisher(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def publish(self, envelope: Envelope[Any]) -> None: ...
+    async def ready(self) -> bool: ...
+
+
+class KafkaCommandPublisher:
+    """Publishes to Kafka; connects in the background so the API starts even while Kafka is down."""
+
+    def __init__(self, bootstrap_servers: str, *, timeout_seconds: float, client_id: str) -> None:
+        self._bootstrap_servers = bootstrap_servers
+        self._timeout = timeout_seconds
+        self._client_id = client_id
+        self._producer: AIOKafkaProducer | None = None
+        self._connecting: asyncio.Task[None] | None = None
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap_servers,
+            client_id=self._client_id,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=1,
+            request_timeout_ms=int(self._timeout * 1000),
+        )
+
+    async def _connect_until_up(self) -> None:
+        delay = 0.2
+        while True:
+            producer = self._new_producer()
+            try:
+                await producer.start()
+            except KafkaError as error:
+                await producer.stop()
+                log.warning("intake.broker_unreachable", error=str(error), retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            self._producer = producer
+            log.info("intake.broker_connected", bootstrap_servers=self._bootstrap_servers)
+            return
+
+    async def start(self) -> None:
+        self._connecting = asyncio.create_task(self._connect_until_up())
+        # Give a healthy broker a moment so the first request rarely sees 503.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._connecting), self._timeout)
+
+    async def stop(self) -> None:
+        if self._connecting and not self._connecting.done():
+            self._connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connecting
+        if self._producer is not None:
+            await self._producer.stop()  # flushes what is in flight
+            self._producer = None
+
+    async def ready(self) -> bool:
+        if self._producer is None:
+            return False
+        try:
+            # Metadata for our topic proves the broker answers now, not just at start-up.
+            partitions = await asyncio.wait_for(
+                self._producer.partitions_for(CLAIMS_COMMANDS.name), self._timeout
+            )
+        except (KafkaError, TimeoutError):
+            return False
+        return bool(partitions)
+
+    async def publish(self, envelope: Envelope[Any]) -> None:
+        if self._producer is None:
+            raise BrokerUnavailableError("not connected to Kafka")
+        try:
+            await asyncio.wait_for(
+                self._producer.send_and_wait(
+                    CLAIMS_COMMANDS.name,
+                    codec.encode(envelope),
+                    key=codec.message_key(CLAIMS_COMMANDS, envelope),
+                ),
+                self._timeout,
+            )
+        except (KafkaError, TimeoutError) as error:
+            raise BrokerUnavailableError(f"Kafka did not acknowledge: {error!r}") from error
+
+
+@dataclass
+class RecordingPublisher:
+    """Keeps what it is given, for unit tests and the fuzz run; can pretend Kafka is down."""
+
+    published: list[Envelope[Any]] = field(default_factory=list)
+    available: bool = True
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def ready(self) -> bool:
+        return self.available
+
+    async def publish(self, envelope: Envelope[Any]) -> None:
+        if not self.available:
+            raise BrokerUnavailableError("pretending Kafka is down")
+        self.published.append(envelope)

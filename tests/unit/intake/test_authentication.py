@@ -1,0 +1,104 @@
+"""Every call is authenticated; each role may take only its own actions."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from intake.auth import PERMISSIONS, TokenGrant, TokenRegistry, hash_token
+from intake.publisher import RecordingPublisher
+from intake.settings import IntakeSettings
+from tests.unit.intake.conftest import bearer, filing
+
+
+async def test_a_call_without_token_is_401_and_publishes_nothing(
+    client: httpx.AsyncClient, publisher: RecordingPublisher
+) -> None:
+    response = await client.post("/v1/claims", json=filing())
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json()["error"] == "unauthenticated"
+    assert publisher.published == []
+
+
+async def test_an_unknown_token_is_401(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/v1/claims", json=filing(), headers={"Authorization": "Bearer not-a-real-token"}
+    )
+    assert response.status_code == 401
+
+
+async def test_authentication_comes_before_body_validation(client: httpx.AsyncClient) -> None:
+    response = await client.post("/v1/claims", json={"nonsense": True})
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("who", "path", "body"),
+    [
+        ("seller", "/v1/claims", filing()),
+        ("reviewer", "/v1/claims", filing()),
+        ("buyer", "/v1/claims/clm-1/response",
+         {"order_id": "o-1", "response": {"action": "accept"}}),
+        ("seller", "/v1/claims/clm-1/decision",
+         {"order_id": "o-1", "decision": {"kind": "review", "outcome": "granted",
+                                          "funded_by": "seller"}}),
+        ("seller", "/v1/claims/clm-1/withdrawal", {"order_id": "o-1"}),
+        ("reviewer", "/v1/claims/clm-1/appeals", {"order_id": "o-1", "statement": "unfair"}),
+    ],
+)  # fmt: skip
+async def test_a_role_not_allowed_to_act_gets_403(
+    client: httpx.AsyncClient, publisher: RecordingPublisher, who: str, path: str,
+    body: dict[str, object],
+) -> None:  # fmt: skip
+    response = await client.post(path, json=body, headers=bearer(who))
+    assert response.status_code == 403
+    assert response.json()["error"] == "forbidden"
+    assert publisher.published == []
+
+
+async def test_the_command_carries_the_authenticated_actor(
+    client: httpx.AsyncClient, publisher: RecordingPublisher
+) -> None:
+    response = await client.post(
+        "/v1/claims/clm-1/response",
+        json={"order_id": "o-1", "response": {"action": "accept"}},
+        headers=bearer("seller"),
+    )
+    assert response.status_code == 202
+    actor = publisher.published[0].data.actor
+    assert (actor.role, actor.subject) == ("seller", "seller-acme")
+
+
+def test_registry_finds_a_principal_only_through_the_bearer_scheme() -> None:
+    registry = TokenRegistry([TokenGrant(sha256=hash_token("s3cret"), role="buyer", subject="b1")])
+    assert registry.authenticate("Bearer s3cret") is not None
+    assert registry.authenticate("bearer s3cret") is not None
+    assert registry.authenticate("Basic s3cret") is None
+    assert registry.authenticate("Bearer ") is None
+    assert registry.authenticate("Bearer other") is None
+    assert registry.authenticate(None) is None
+
+
+def test_tokens_are_configured_as_hashes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    digest = hash_token("s3cret")
+    monkeypatch.setenv(
+        "INTAKE_TOKENS", f'[{{"sha256": "{digest}", "role": "seller", "subject": "seller-9"}}]'
+    )
+    settings = IntakeSettings()
+    assert settings.tokens[0].role == "seller"
+    assert digest not in repr(settings.tokens[0])
+
+
+def test_a_plain_text_secret_is_refused_as_a_token_hash() -> None:
+    with pytest.raises(ValueError, match="sha256"):
+        TokenGrant(sha256="s3cret", role="buyer", subject="b1")
+
+
+def test_every_action_names_at_least_one_role() -> None:
+    assert set(PERMISSIONS) == {
+        "claim.file", "claim.withdraw", "claim.respond", "claim.decide", "claim.appeal"
+    }  # fmt: skip
+    assert all(PERMISSIONS.values())

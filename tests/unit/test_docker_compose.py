@@ -1,0 +1,458 @@
+"""docker-compose.yml and deploy/docker/ agree with the code they deploy.
+
+No Docker engine is needed: the files are read as YAML and text and compared with the names the
+code owns, namely the topics of ``contracts.topics``, each service's settings class (its
+``env_prefix``, fields and default port) and the workspace packages the Dockerfile installs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import shlex
+import tomllib
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from adjudication.settings import AdjudicationSettings
+from contracts.topics import topics_to_create
+from intake.settings import IntakeSettings
+from metrics.settings import MetricsSettings
+from servicekit.settings import ServiceSettings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+DOCKERFILE = REPO_ROOT / "deploy" / "docker" / "Dockerfile"
+POSTGRES_INIT_SQL = REPO_ROOT / "deploy" / "docker" / "postgres-init.sql"
+DOCKERIGNORE = REPO_ROOT / ".dockerignore"
+
+SETTINGS: dict[str, type[ServiceSettings]] = {
+    "intake": IntakeSettings,
+    "adjudication": AdjudicationSettings,
+    "metrics": MetricsSettings,
+}
+APP_SERVICES = tuple(SETTINGS)
+DATABASE_SERVICES = tuple(
+    name for name, cls in SETTINGS.items() if "database_url" in cls.model_fields
+)
+INFRASTRUCTURE_SERVICES = ("kafka", "kafka-init", "postgres")
+INITDB_FOLDER = "/docker-entrypoint-initdb.d/"
+
+
+# --- reading the files ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    loaded = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+    assert isinstance(loaded, dict), "docker-compose.yml is not a YAML mapping"
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found = compose.get("services")
+    assert isinstance(found, dict), "docker-compose.yml has no services mapping"
+    return found
+
+
+@pytest.fixture(scope="module")
+def dockerfile() -> str:
+    """The Dockerfile with its line continuations joined: one instruction per line."""
+    return DOCKERFILE.read_text(encoding="utf-8").replace("\\\n", " ")
+
+
+def env_prefix(service: str) -> str:
+    prefix = SETTINGS[service].model_config.get("env_prefix")
+    assert prefix, f"{service}'s settings class has no env_prefix"
+    return prefix
+
+
+def interpolate(value: str) -> str:
+    """``value`` as compose passes it when the shell sets nothing: ``${X:-d}`` is d, ``$$`` is $."""
+    value = re.sub(r"(?<!\$)\$\{\w+(?::?-([^}]*))?\}", lambda found: found.group(1) or "", value)
+    return value.replace("$$", "$")
+
+
+def environment(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment", {})
+    assert isinstance(env, dict), "write environment as a mapping, not a list"
+    return {str(name): interpolate(str(value)) for name, value in env.items()}
+
+
+def published_ports(service: dict[str, Any]) -> list[tuple[int, int]]:
+    """(host port, container port) pairs of ``ports`` entries like ``127.0.0.1:8001:8001``."""
+    pairs = []
+    for entry in service.get("ports", []):
+        assert isinstance(entry, str), f"write ports as quoted strings, not {entry!r}"
+        *_, host, container = entry.removesuffix("/tcp").split(":")
+        pairs.append((int(host), int(container)))
+    return pairs
+
+
+def option(tokens: list[str], name: str) -> str | None:
+    """The value after ``name`` in a command line, or None when the option is absent."""
+    if name not in tokens or tokens.index(name) + 1 == len(tokens):
+        return None
+    return tokens[tokens.index(name) + 1]
+
+
+def topic_create_commands(services: dict[str, dict[str, Any]]) -> list[list[str]]:
+    """Each ``kafka-topics.sh --create`` command of kafka-init's script, as argv lists."""
+    command = services["kafka-init"].get("command", "")
+    script = command if isinstance(command, str) else "\n".join(command)
+    commands = []
+    for line in script.replace("\\\n", " ").splitlines():
+        tokens = shlex.split(line, comments=True)
+        if "--create" in tokens:
+            commands.append(tokens)
+    return commands
+
+
+def healthcheck_text(service: dict[str, Any]) -> str:
+    test = service.get("healthcheck", {}).get("test", "")
+    return test if isinstance(test, str) else " ".join(test)
+
+
+def kafka_internal_bootstrap(services: dict[str, dict[str, Any]]) -> str:
+    """host:port of the advertised listener whose host is the kafka service's own name."""
+    advertised = environment(services["kafka"])["KAFKA_ADVERTISED_LISTENERS"]
+    for listener in advertised.split(","):
+        address = listener.split("://", 1)[1]
+        if address.rsplit(":", 1)[0] == "kafka":
+            return address
+    raise AssertionError(f"no listener is advertised as kafka:<port> in {advertised!r}")
+
+
+def databases_created_by_init_sql() -> set[str]:
+    sql = POSTGRES_INIT_SQL.read_text(encoding="utf-8")
+    return set(re.findall(r"^\s*CREATE\s+DATABASE\s+(\w+)", sql, re.IGNORECASE | re.MULTILINE))
+
+
+def dockerfile_services(dockerfile: str) -> set[str]:
+    """The SERVICE values the Dockerfile's ``case "${SERVICE}" in a|b|c)`` check accepts."""
+    found = re.search(r'case\s+"\$\{SERVICE\}"\s+in\s+([\w|]+)\)', dockerfile)
+    assert found, "the Dockerfile no longer checks its SERVICE build arg against a list"
+    return set(found.group(1).split("|"))
+
+
+def workspace_packages() -> dict[str, str]:
+    """Workspace member folder of every workspace package name."""
+    root = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    members: list[str] = root["tool"]["uv"]["workspace"]["members"]
+    packages = {}
+    for member in members:
+        project = tomllib.loads((REPO_ROOT / member / "pyproject.toml").read_text(encoding="utf-8"))
+        packages[project["project"]["name"]] = member
+    return packages
+
+
+# --- the services -----------------------------------------------------------------------------
+
+
+def test_compose_file_parses_as_yaml_with_services(services: dict[str, dict[str, Any]]) -> None:
+    assert all(isinstance(definition, dict) for definition in services.values())
+
+
+def test_compose_runs_kafka_topic_creation_postgres_and_the_three_services(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    assert set(services) == {*INFRASTRUCTURE_SERVICES, *APP_SERVICES}
+
+
+def test_services_start_after_kafka_their_topics_and_their_database(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    assert services["kafka-init"].get("depends_on") == {"kafka": {"condition": "service_healthy"}}
+    for name in APP_SERVICES:
+        wanted = {
+            "kafka": {"condition": "service_healthy"},
+            "kafka-init": {"condition": "service_completed_successfully"},
+        }
+        if name in DATABASE_SERVICES:
+            wanted["postgres"] = {"condition": "service_healthy"}
+        assert services[name].get("depends_on") == wanted, name
+
+
+def test_every_service_waited_for_as_healthy_has_a_healthcheck(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    awaited = {
+        dependency
+        for definition in services.values()
+        for dependency, condition in definition.get("depends_on", {}).items()
+        if condition.get("condition") == "service_healthy"
+    }
+    assert awaited == {"kafka", "postgres"}
+    for name in awaited | set(APP_SERVICES):
+        assert healthcheck_text(services[name]).strip(), f"{name} has no healthcheck"
+
+
+# --- Kafka and its topics ---------------------------------------------------------------------
+
+
+def test_compose_creates_every_contract_topic_with_its_partition_count(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    created = [
+        (option(tokens, "--topic"), int(option(tokens, "--partitions") or 0))
+        for tokens in topic_create_commands(services)
+    ]
+    assert sorted(created) == sorted(topics_to_create())
+
+
+def test_topic_creation_can_run_again_and_replicates_once_on_the_single_broker(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    commands = topic_create_commands(services)
+    assert commands
+    for tokens in commands:
+        assert tokens[0].endswith("/kafka-topics.sh"), tokens
+        assert "--if-not-exists" in tokens, tokens
+        assert option(tokens, "--replication-factor") == "1", tokens
+        assert option(tokens, "--bootstrap-server") == kafka_internal_bootstrap(services), tokens
+    assert services["kafka-init"]["image"] == services["kafka"]["image"]
+
+
+def test_kafka_runs_kraft_combined_mode_without_topic_auto_creation(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    env = environment(services["kafka"])
+    assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert env["KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS"] == "0"
+    for replication_factor in (
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
+        "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR",
+    ):
+        assert env[replication_factor] == "1", replication_factor
+    controller = env["KAFKA_CONTROLLER_LISTENER_NAMES"]
+    controller_port = next(
+        listener.rsplit(":", 1)[1]
+        for listener in env["KAFKA_LISTENERS"].split(",")
+        if listener.startswith(controller + "://")
+    )
+    assert (
+        env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{env['KAFKA_NODE_ID']}@kafka:{controller_port}"
+    )
+
+
+def test_kafka_advertises_localhost_9092_to_the_host_and_publishes_it(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    env = environment(services["kafka"])
+    advertised = [
+        listener.split("://", 1)[1] for listener in env["KAFKA_ADVERTISED_LISTENERS"].split(",")
+    ]
+    assert "localhost:9092" in advertised
+    assert (9092, 9092) in published_ports(services["kafka"])
+    assert "localhost:9092" in healthcheck_text(services["kafka"])
+
+
+def test_services_reach_kafka_on_its_internal_listener(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    internal = kafka_internal_bootstrap(services)
+    port = internal.rsplit(":", 1)[1]
+    assert any(
+        listener.endswith(f":{port}")
+        for listener in environment(services["kafka"])["KAFKA_LISTENERS"].split(",")
+    ), f"kafka listens on no :{port} listener"
+    for name in APP_SERVICES:
+        variable = env_prefix(name) + "KAFKA_BOOTSTRAP_SERVERS"
+        assert environment(services[name]).get(variable) == internal, name
+
+
+# --- each service's settings ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_every_service_variable_names_a_field_of_its_settings_class(
+    services: dict[str, dict[str, Any]], name: str
+) -> None:
+    prefixes = tuple(env_prefix(service) for service in APP_SERVICES)
+    fields = {env_prefix(name) + field.upper() for field in SETTINGS[name].model_fields}
+    settings_variables = {
+        variable for variable in environment(services[name]) if variable.startswith(prefixes)
+    }
+    assert settings_variables, f"{name} sets none of its settings"
+    assert settings_variables <= fields, f"{name}: no such setting {settings_variables - fields}"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_each_service_sets_its_kafka_database_and_http_variables(
+    services: dict[str, dict[str, Any]], name: str
+) -> None:
+    required = ["kafka_bootstrap_servers", "http_host", "http_port", "log_format"]
+    if name in DATABASE_SERVICES:
+        required.append("database_url")
+    env = environment(services[name])
+    missing = [field for field in required if env_prefix(name) + field.upper() not in env]
+    assert not missing, f"{name} lacks {missing}"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_each_service_environment_is_accepted_by_its_settings_class(
+    services: dict[str, dict[str, Any]], name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefix = env_prefix(name)
+    for variable in list(os.environ):
+        if variable.startswith(prefix):
+            monkeypatch.delenv(variable)
+    env = {
+        key: value for key, value in environment(services[name]).items() if key.startswith(prefix)
+    }
+    for variable, value in env.items():
+        monkeypatch.setenv(variable, value)
+
+    settings = SETTINGS[name]()
+
+    for variable, value in env.items():
+        parsed = getattr(settings, variable.removeprefix(prefix).lower())
+        if isinstance(parsed, str | int | float):  # structured values: parsing them is the check
+            assert str(parsed) == value, variable
+    assert settings.http_host == "0.0.0.0"  # noqa: S104  # reachable from outside the container
+    assert settings.log_format == "json"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_each_service_publishes_and_probes_its_default_http_port(
+    services: dict[str, dict[str, Any]], name: str
+) -> None:
+    service = services[name]
+    default_port = SETTINGS[name].model_fields["http_port"].default
+    assert int(environment(service)[env_prefix(name) + "HTTP_PORT"]) == default_port
+    assert published_ports(service) == [(default_port, default_port)]
+    assert int(service["build"]["args"]["PORT"]) == default_port
+    probed = re.search(
+        r"http://(?:127\.0\.0\.1|localhost):(\d+)/health/(?:live|ready)\b",
+        healthcheck_text(service),
+    )
+    assert probed, f"{name}'s healthcheck asks no /health/ endpoint"
+    assert int(probed.group(1)) == default_port
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", DATABASE_SERVICES)
+def test_each_database_url_names_a_database_the_postgres_init_script_creates(
+    services: dict[str, dict[str, Any]], name: str
+) -> None:
+    postgres_env = environment(services["postgres"])
+    url = urlsplit(environment(services[name])[env_prefix(name) + "DATABASE_URL"])
+    assert url.scheme in {"postgresql", "postgres"}
+    assert (url.hostname, url.port) == ("postgres", 5432)
+    assert (url.username, url.password) == (
+        postgres_env["POSTGRES_USER"],
+        postgres_env["POSTGRES_PASSWORD"],
+    )
+    assert url.path.lstrip("/") in databases_created_by_init_sql()
+
+
+def test_each_database_service_has_a_database_of_its_own(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    databases = [
+        urlsplit(environment(services[name])[env_prefix(name) + "DATABASE_URL"]).path
+        for name in DATABASE_SERVICES
+    ]
+    assert len(set(databases)) == len(DATABASE_SERVICES) == 2
+
+
+def test_postgres_runs_the_init_script_and_serves_the_code_default_port(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    postgres = services["postgres"]
+    assert postgres["image"] == "postgres:15"
+    mounted = [volume.split(":") for volume in postgres.get("volumes", [])]
+    assert any(
+        (REPO_ROOT / source).resolve() == POSTGRES_INIT_SQL and target.startswith(INITDB_FOLDER)
+        for source, target, *_ in mounted
+    ), "postgres-init.sql is not mounted into /docker-entrypoint-initdb.d/"
+    assert {"intake", "adjudication", "metrics"} <= databases_created_by_init_sql()
+    for name in DATABASE_SERVICES:
+        default = urlsplit(SETTINGS[name].model_fields["database_url"].default)
+        assert published_ports(postgres) == [(default.port, 5432)], name
+    assert "pg_isready" in healthcheck_text(postgres)
+
+
+# --- the image --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_each_service_is_built_from_the_shared_dockerfile_with_its_name(
+    services: dict[str, dict[str, Any]], name: str
+) -> None:
+    build = services[name]["build"]
+    assert (REPO_ROOT / build["context"]).resolve() == REPO_ROOT
+    assert (REPO_ROOT / build["context"] / build["dockerfile"]).resolve() == DOCKERFILE
+    assert build["args"]["SERVICE"] == name
+
+
+def test_dockerfile_accepts_exactly_the_services_compose_builds(dockerfile: str) -> None:
+    assert dockerfile_services(dockerfile) == set(APP_SERVICES)
+
+
+def test_dockerfile_services_are_locked_workspace_packages_with_a_main_module(
+    dockerfile: str,
+) -> None:
+    assert '--package "atoz-${SERVICE}"' in dockerfile
+    packages = workspace_packages()
+    locked = {
+        package["name"]
+        for package in tomllib.loads((REPO_ROOT / "uv.lock").read_text(encoding="utf-8"))["package"]
+    }
+    for name in dockerfile_services(dockerfile):
+        assert f"atoz-{name}" in packages, f"no workspace package atoz-{name}"
+        assert f"atoz-{name}" in locked, f"atoz-{name} is not in uv.lock"
+        assert callable(importlib.import_module(f"{name}.app").create_app), name
+        assert callable(importlib.import_module(f"{name}.__main__").main), name
+
+
+def test_dockerfile_copies_every_workspace_pyproject_before_installing_dependencies(
+    dockerfile: str,
+) -> None:
+    lines = dockerfile.splitlines()
+    install = next(i for i, line in enumerate(lines) if "--no-install-workspace" in line)
+    copied = {
+        source
+        for line in lines[:install]
+        if line.startswith("COPY ")
+        for source in line.split()[1:-1]
+    }
+    wanted = {"pyproject.toml", "uv.lock"} | {
+        f"{member}/pyproject.toml" for member in workspace_packages().values()
+    }
+    assert wanted <= copied, f"not copied before the dependency layer: {wanted - copied}"
+    assert re.search(r"uv sync --locked --no-dev --no-install-workspace", lines[install])
+
+
+def test_dockerfile_builds_on_python_311_slim_and_runs_as_a_user_probing_liveness(
+    dockerfile: str,
+) -> None:
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11-slim$", dockerfile, re.MULTILINE)
+    assert re.findall(r"^FROM (\S+)", dockerfile, re.MULTILINE) == ["${PYTHON_IMAGE}"] * 2
+    users = re.findall(r"^USER (\S+)", dockerfile, re.MULTILINE)
+    assert users, "the image runs as root"
+    assert users[-1] not in {"root", "0"}
+    assert re.search(r"^HEALTHCHECK .*urllib.*/health/live", dockerfile, re.MULTILINE)
+    # The service binds where its settings say (compose sets <SVC>_HTTP_HOST to 0.0.0.0).
+    assert re.search(r'^CMD .*python -m \\"\$\{SERVICE\}\\"', dockerfile, re.MULTILINE)
+
+
+def test_docker_build_context_leaves_out_local_state_but_not_the_sources() -> None:
+    patterns = {
+        line.strip()
+        for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert {".git", ".venv", ".cache", ".devstack", "**/__pycache__"} <= patterns
+    needed = {"pyproject.toml", "uv.lock", "contracts", "services", "deploy", "deploy/local"}
+    assert not patterns & needed, f"the image needs {patterns & needed}"
