@@ -1,0 +1,1 @@
+"""Local launcher for a real Kafka and PostgreSQL without Docker."""

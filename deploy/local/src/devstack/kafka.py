@@ -1,0 +1,428 @@
+"""A single-node Apache Kafka (KRaft, combined broker and controller) run from the cached jars.
+
+The broker runs detached from the launcher, listens on 127.0.0.1 only, and is tuned for tests:
+replication factor 1 everywhere, one partition for the internal topics, no rebalance delay, no
+topic auto-creation (topics come from ``contracts.topics``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import re
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+from xml.sax.saxutils import quoteattr
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
+
+from devstack.config import HOST, DevstackConfig
+from devstack.errors import DevstackError, PrerequisiteError
+from devstack.jars import ensure_jars
+from devstack.procs import (
+    PhaseReporter,
+    find_pids,
+    pid_is_running,
+    port_is_free,
+    process_cmdline,
+    read_pid,
+    run_async,
+    run_tool,
+    spawn_detached,
+    tail,
+    terminate,
+    timed,
+)
+
+READY_LINE: Final = "Kafka Server started"
+MIN_JAVA: Final = 17
+STOP_TIMEOUT_S: Final = 30.0
+NODE_ID: Final = 1
+# Kafka answers TOPIC_ALREADY_EXISTS when a concurrent launcher created the topic first.
+_TOPIC_ALREADY_EXISTS: Final = 36
+_CLUSTER_ID_PATTERN: Final = re.compile(r"^[A-Za-z0-9_-]{22}$")
+_JAVA_VERSION_PATTERN: Final = re.compile(r'version "(\d+)(?:\.(\d+))?')
+
+
+def new_cluster_id() -> str:
+    """A fresh KRaft cluster id: 16 random bytes, URL-safe base64 without padding (22 chars).
+
+    Like Kafka's ``Uuid.randomUuid``, ids starting with ``-`` are skipped: the command-line
+    tools would read them as options.
+    """
+    while True:
+        candidate = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not candidate.startswith("-"):
+            return candidate
+
+
+def is_cluster_id(text: str) -> bool:
+    """Whether ``text`` is a well-formed KRaft cluster id."""
+    if not _CLUSTER_ID_PATTERN.fullmatch(text):
+        return False
+    return len(base64.urlsafe_b64decode(text + "==")) == 16
+
+
+def _escape(value: str) -> str:
+    """Escape a value for a Java properties file (backslashes would start escapes)."""
+    return value.replace("\\", "\\\\")
+
+
+def server_settings(config: DevstackConfig) -> dict[str, str]:
+    """The broker's ``server.properties`` as a mapping."""
+    broker = f"{HOST}:{config.kafka_port}"
+    controller = f"{HOST}:{config.kafka_controller_port}"
+    return {
+        "process.roles": "broker,controller",
+        "node.id": str(NODE_ID),
+        # A static quorum: the storage is formatted without --standalone.
+        "controller.quorum.voters": f"{NODE_ID}@{controller}",
+        "listeners": f"PLAINTEXT://{broker},CONTROLLER://{controller}",
+        "advertised.listeners": f"PLAINTEXT://{broker}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "log.dirs": str(config.kafka_data_dir),
+        "num.partitions": "1",
+        "default.replication.factor": "1",
+        "min.insync.replicas": "1",
+        # Without replication factor 1 for the internal topics, group joins and idempotent
+        # producer id requests never succeed on a single broker.
+        "offsets.topic.replication.factor": "1",
+        "offsets.topic.num.partitions": "1",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.num.partitions": "1",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        "group.initial.rebalance.delay.ms": "0",
+        # Topics are declared in contracts.topics; a typo in a test must fail, not create one.
+        "auto.create.topics.enable": "false",
+        "delete.topic.enable": "true",
+    }
+
+
+def render_server_properties(config: DevstackConfig) -> str:
+    """The text of the broker's ``server.properties``."""
+    lines = ["# Written by devstack on every start; edit devstack/kafka.py instead."]
+    lines += [f"{key}={_escape(value)}" for key, value in server_settings(config).items()]
+    return "\n".join(lines) + "\n"
+
+
+def render_log4j2(config: DevstackConfig) -> str:
+    """A log4j2 configuration sending the broker's logs to ``logs/kafka.log``."""
+    log = str(config.kafka_log)
+    # shutdownHook="disable": log4j's own hook would otherwise close the appender before
+    # Kafka's shutdown hook has logged how the shutdown went.
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<!-- Written by devstack on every start; edit devstack/kafka.py instead. -->
+<Configuration status="WARN" shutdownHook="disable">
+  <Appenders>
+    <RollingFile name="file" fileName={quoteattr(log)} filePattern={quoteattr(log + ".%i")}>
+      <PatternLayout pattern="[%d{{ISO8601}}] %p %m (%c)%n"/>
+      <Policies><SizeBasedTriggeringPolicy size="50 MB"/></Policies>
+      <DefaultRolloverStrategy max="3"/>
+    </RollingFile>
+  </Appenders>
+  <Loggers>
+    <Root level="INFO"><AppenderRef ref="file"/></Root>
+    <Logger name="kafka.request.logger" level="WARN"/>
+    <Logger name="state.change.logger" level="WARN"/>
+    <Logger name="org.apache.kafka.clients" level="WARN"/>
+  </Loggers>
+</Configuration>
+"""
+
+
+def parse_java_major(version_output: str) -> int | None:
+    """The major version in ``java -version`` output ("1.8.0_x" is 8, "17.0.15" is 17)."""
+    found = _JAVA_VERSION_PATTERN.search(version_output)
+    if found is None:
+        return None
+    major = int(found.group(1))
+    if major == 1 and found.group(2) is not None:
+        return int(found.group(2))
+    return major
+
+
+def check_java() -> str:
+    """Path of a Java 17+ runtime; raises :class:`PrerequisiteError` when there is none."""
+    java_home = os.environ.get("JAVA_HOME", "").strip()
+    java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
+    if java is None or not Path(java).is_file():
+        raise PrerequisiteError(
+            f"Java is not installed; Kafka needs Java {MIN_JAVA} or newer "
+            "(apt-get install openjdk-17-jre-headless)."
+        )
+    try:
+        done = subprocess.run(  # noqa: S603 - java is a path we resolved
+            [java, "-version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise PrerequisiteError(f"{java} -version could not run ({error}).") from None
+    major = parse_java_major(done.stderr + done.stdout)
+    if major is None or major < MIN_JAVA:
+        found = "an unknown version" if major is None else f"Java {major}"
+        raise PrerequisiteError(f"{java} is {found}; Kafka needs Java {MIN_JAVA} or newer.")
+    return java
+
+
+def running_pid(config: DevstackConfig) -> int | None:
+    """Pid of this devstack's broker, if it is running."""
+    marker = str(config.kafka_properties)
+    pid = read_pid(config.kafka_pid_file)
+    if pid is not None and pid_is_running(pid) and _is_our_broker(pid, marker):
+        return pid
+    # The pid file may be gone or stale (pid reused); the broker is recognised by its argv.
+    strays = find_pids(marker)
+    return strays[0] if strays else None
+
+
+def _is_our_broker(pid: int, marker: str) -> bool:
+    argv = process_cmdline(pid)
+    return "kafka.Kafka" in argv and marker in argv
+
+
+def check_ports(config: DevstackConfig) -> None:
+    """Raise :class:`PrerequisiteError` if another program holds a port the broker needs."""
+    for name, port in (
+        ("DEVSTACK_KAFKA_PORT", config.kafka_port),
+        ("DEVSTACK_KAFKA_CONTROLLER_PORT", config.kafka_controller_port),
+    ):
+        if not port_is_free(HOST, port):
+            raise PrerequisiteError(
+                f"port {port} on {HOST} is already taken by another program; stop it or set "
+                f"{name} to a free port."
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """A broker process this launcher has just started."""
+
+    pid: int
+    log_offset: int
+    began: float
+
+
+def _java_command(config: DevstackConfig, java: str, jar_dir: Path, main: str) -> list[str]:
+    return [
+        java,
+        f"-Xmx{config.kafka_heap}",
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={config.kafka_log4j_config}",
+        f"-Dkafka.logs.dir={config.logs_dir}",
+        "-cp",
+        # Java expands the trailing * itself (no shell is involved).
+        f"{jar_dir}/*",
+        main,
+    ]
+
+
+def prepare_and_launch(
+    config: DevstackConfig, java: str, report: PhaseReporter | None = None
+) -> Launch:
+    """Fetch the jars, write the configuration, format the storage and start the broker.
+
+    Returns without waiting for readiness, so the caller can start PostgreSQL meanwhile.
+    """
+    jar_dir = ensure_jars(config, report)
+    config.kafka_dir.mkdir(parents=True, exist_ok=True)
+    config.logs_dir.mkdir(parents=True, exist_ok=True)
+    config.kafka_properties.write_text(render_server_properties(config))
+    config.kafka_log4j_config.write_text(render_log4j2(config))
+
+    with timed(report, "kafka format") as note:
+        if (config.kafka_data_dir / "meta.properties").is_file():
+            note.detail = "already formatted"
+        else:
+            cluster_id = _cluster_id(config)
+            run_tool(
+                [
+                    *_java_command(config, java, jar_dir, "kafka.tools.StorageTool"),
+                    "format",
+                    "-t",
+                    cluster_id,
+                    "-c",
+                    str(config.kafka_properties),
+                    "-g",
+                ],
+                what="formatting the Kafka storage",
+                log=config.logs_dir / "kafka-format.log",
+                timeout_s=config.start_timeout_s,
+                cwd=config.kafka_dir,
+            )
+            note.detail = f"cluster id {cluster_id}"
+
+    log_offset = config.kafka_log.stat().st_size if config.kafka_log.exists() else 0
+    began = time.monotonic()
+    pid = spawn_detached(
+        [*_java_command(config, java, jar_dir, "kafka.Kafka"), str(config.kafka_properties)],
+        pid_file=config.kafka_pid_file,
+        output=config.kafka_stdout_log,
+        cwd=config.kafka_dir,
+    )
+    return Launch(pid=pid, log_offset=log_offset, began=began)
+
+
+def _cluster_id(config: DevstackConfig) -> str:
+    """The cluster id of this devstack, created on first use."""
+    path = config.kafka_cluster_id_file
+    if path.is_file():
+        existing = path.read_text().strip()
+        if is_cluster_id(existing):
+            return existing
+    cluster_id = new_cluster_id()
+    path.write_text(cluster_id + "\n")
+    return cluster_id
+
+
+def _startup_failure(config: DevstackConfig, launch: Launch, reason: str) -> DevstackError:
+    lines = tail(config.kafka_log, 400, start=launch.log_offset)
+    errors = [line for line in lines if " ERROR " in line or " FATAL " in line]
+    crash = [line for line in tail(config.kafka_stdout_log, 20) if line.strip()]
+    hint = (errors or crash or [""])[-1].strip()
+    detail = f": {hint}" if hint else ""
+    return DevstackError(
+        f"Kafka {reason}{detail} (see {config.kafka_log} and {config.kafka_stdout_log})."
+    )
+
+
+def _wait_for_ready_line(config: DevstackConfig, launch: Launch, deadline: float) -> None:
+    position = launch.log_offset
+    carry = b""
+    while True:
+        try:
+            with config.kafka_log.open("rb") as handle:
+                handle.seek(position)
+                chunk = handle.read()
+        except FileNotFoundError:
+            chunk = b""
+        position += len(chunk)
+        # Keep a line's worth of the previous read: the marker may straddle two reads.
+        window = carry + chunk
+        if READY_LINE.encode() in window:
+            return
+        carry = window[-200:]
+        if not pid_is_running(launch.pid):
+            raise _startup_failure(config, launch, "exited during start-up")
+        if time.monotonic() >= deadline:
+            raise _startup_failure(
+                config, launch, f"did not log '{READY_LINE}' within {config.start_timeout_s:.0f}s"
+            )
+        time.sleep(0.1)
+
+
+async def _connect_admin(bootstrap: str, deadline: float) -> AIOKafkaAdminClient:
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+        try:
+            await admin.start()
+            await admin.list_topics()
+        except (KafkaError, OSError) as error:
+            last_error = error
+            await admin.close()
+            await asyncio.sleep(0.2)
+        else:
+            return admin
+    raise DevstackError(f"the Kafka admin client cannot connect to {bootstrap}: {last_error}.")
+
+
+async def _ensure_topics(
+    admin: AIOKafkaAdminClient, wanted: list[tuple[str, int]], deadline: float
+) -> str:
+    existing = set(await admin.list_topics())
+    missing = [(name, partitions) for name, partitions in wanted if name not in existing]
+    if missing:
+        response = await admin.create_topics(
+            [NewTopic(name, partitions, 1) for name, partitions in missing], timeout_ms=30_000
+        )
+        for topic_error in response.topic_errors:
+            name, code = topic_error[0], topic_error[1]
+            if code not in {0, _TOPIC_ALREADY_EXISTS}:
+                raise DevstackError(f"Kafka refused to create topic {name} (error code {code}).")
+    notes = [f"{len(missing)} created, {len(wanted) - len(missing)} existed"]
+    # Wait for leaders, so the first produce of a test does not race the topic's creation.
+    names = [name for name, _ in wanted]
+    declared = dict(wanted)
+    while True:
+        described = await admin.describe_topics(names)
+        pending = [
+            topic["topic"]
+            for topic in described
+            if topic["error_code"] != 0
+            or not topic["partitions"]
+            or any(partition["leader"] < 0 for partition in topic["partitions"])
+        ]
+        if not pending:
+            break
+        if time.monotonic() >= deadline:
+            raise DevstackError(f"Kafka topics have no leader yet: {', '.join(pending)}.")
+        await asyncio.sleep(0.1)
+    for topic in described:
+        actual = len(topic["partitions"])
+        if actual != declared[topic["topic"]]:
+            notes.append(
+                f"{topic['topic']} has {actual} partitions, contracts declare "
+                f"{declared[topic['topic']]}"
+            )
+    return "; ".join(notes)
+
+
+def wait_until_ready(
+    config: DevstackConfig,
+    launch: Launch | None,
+    topics: Iterable[tuple[str, int]],
+    report: PhaseReporter | None = None,
+) -> None:
+    """Wait for the broker, then create the topics that are missing.
+
+    Ready means the ready line in the log (only checked for a broker started by ``launch``)
+    and a working admin connection. A broker found already running is only checked by the
+    admin connection: it may still be starting on behalf of another launcher.
+    """
+    began = launch.began if launch is not None else time.monotonic()
+    deadline = began + config.start_timeout_s
+    if launch is not None:
+        _wait_for_ready_line(config, launch, deadline)
+    wanted = list(topics)
+
+    async def connect_and_create() -> None:
+        admin = await _connect_admin(config.kafka_bootstrap_servers, deadline)
+        try:
+            if report is not None:
+                detail = f"pid {launch.pid}" if launch is not None else "already running"
+                report("kafka start", time.monotonic() - began, detail)
+            with timed(report, "kafka topics") as note:
+                note.detail = await _ensure_topics(admin, wanted, time.monotonic() + 60)
+        finally:
+            await admin.close()
+
+    run_async(connect_and_create)
+
+
+def stop(config: DevstackConfig) -> bool:
+    """Stop the broker (SIGTERM, then SIGKILL after a timeout); False if it was not running."""
+    pids = set(find_pids(str(config.kafka_properties)))
+    pid = read_pid(config.kafka_pid_file)
+    if (
+        pid is not None
+        and pid_is_running(pid)
+        and _is_our_broker(pid, str(config.kafka_properties))
+    ):
+        pids.add(pid)
+    for found in sorted(pids):
+        terminate(found, timeout_s=STOP_TIMEOUT_S, group=True)
+    config.kafka_pid_file.unlink(missing_ok=True)
+    return bool(pids)
