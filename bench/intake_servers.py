@@ -32,8 +32,9 @@ def ours(bootstrap_servers: str) -> FastAPI:
     settings = IntakeSettings(
         kafka_bootstrap_servers=bootstrap_servers,
         tokens=(TokenGrant(sha256=hash_token(BENCH_TOKEN), role="buyer", subject=BENCH_BUYER),),
+        # Production logging: one JSON line per request (the process's stderr goes to /dev/null).
         log_format="json",
-        log_level="warning",
+        log_level="info",
     )
     return create_app(settings)
 
@@ -42,12 +43,15 @@ def bare(bootstrap_servers: str) -> FastAPI:
     command = examples()[CLAIMS_COMMANDS.name][0]
     payload = codec.encode(command)
     key = codec.message_key(CLAIMS_COMMANDS, command)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers, enable_idempotence=True, acks="all", linger_ms=1
-    )
+    producers: list[AIOKafkaProducer] = []
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # aiokafka clients are made inside the running loop, as intake's own publisher does.
+        producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers, enable_idempotence=True, acks="all", linger_ms=1
+        )
+        producers.append(producer)
         await producer.start()
         try:
             yield
@@ -59,7 +63,7 @@ def bare(bootstrap_servers: str) -> FastAPI:
     @app.post("/v1/claims")
     async def file_claim(request: Request) -> JSONResponse:
         await request.body()
-        await producer.send_and_wait(CLAIMS_COMMANDS.name, payload, key=key)
+        await producers[0].send_and_wait(CLAIMS_COMMANDS.name, payload, key=key)
         return JSONResponse({"status": "accepted", "claim_id": command.data.claim_id}, 202)
 
     return app

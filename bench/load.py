@@ -53,6 +53,15 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
     return status
 
 
+async def single(port: int, request: bytes) -> int:
+    """Send one request on a fresh connection; its status."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        return await _exchange(reader, writer, request)
+    finally:
+        writer.close()
+
+
 async def closed_loop(port: int, make_request: Callable[[int], bytes], connections: int,
                       seconds: float) -> LoadResult:  # fmt: skip
     """Each connection sends its next request as soon as the last one is answered."""

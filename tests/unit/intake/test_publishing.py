@@ -6,6 +6,8 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog
+from structlog.testing import capture_logs
 
 from contracts import codec
 from contracts.topics import CLAIMS_COMMANDS
@@ -90,3 +92,19 @@ async def test_the_request_id_is_echoed_and_becomes_the_correlation_id(
     )
     assert response.headers["x-request-id"] == "req-123"
     assert publisher.published[0].correlationid == "req-123"
+
+
+async def test_each_request_writes_one_log_line_with_its_claim_order_and_request_ids(
+    client: httpx.AsyncClient,
+) -> None:
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        response = await client.post(
+            "/v1/claims", json=filing(), headers={**bearer("buyer"), "X-Request-ID": "req-9"}
+        )
+    [line] = [entry for entry in logs if entry["event"] == "http.request"]
+    assert line["request_id"] == "req-9"
+    assert line["claim_id"] == response.json()["claim_id"]
+    assert line["order_id"] == filing()["order_id"]
+    assert line["command"] == "claim.file"
+    assert line["status"] == 202
+    assert "Bearer" not in str(logs)  # the token never reaches the logs

@@ -59,6 +59,8 @@ def create_app(
             await publisher.stop()
 
     app.router.lifespan_context = lifespan
+    # Our own limit, not FastAPI's max_body_size: that one answers 413 in plain text, and every
+    # error of this API is JSON.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

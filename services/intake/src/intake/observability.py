@@ -6,18 +6,19 @@ Each app gets its own ``CollectorRegistry`` so two apps in one process (tests) n
 from __future__ import annotations
 
 import re
+import secrets
 import time
-import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "x-request-id"
+REQUEST_ID_HEADER_BYTES = REQUEST_ID_HEADER.encode()
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
-
-log = structlog.get_logger("intake.http")
 
 
 @dataclass
@@ -42,6 +43,26 @@ class IntakeMetrics:
             "intake_publish_failures_total", "Commands Kafka did not acknowledge (503)", ["type"],
             registry=self.registry,
         )  # fmt: skip
+        # prometheus-client's labels() hashes and locks on every call; the children are few
+        # (routes x methods x statuses), so each is looked up once and kept.
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def _child(self, metric: Counter | Histogram, *labels: str) -> Any:
+        key = (metric._name, *labels)  # the metric's own name keys the cache
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+    def request_answered(self, route: str, method: str, status: int, seconds: float) -> None:
+        self._child(self.requests, route, method, str(status)).inc()
+        self._child(self.latency, route).observe(seconds)
+
+    def command_published(self, command_type: str) -> None:
+        self._child(self.published, command_type).inc()
+
+    def publish_failed(self, command_type: str) -> None:
+        self._child(self.publish_failures, command_type).inc()
 
 
 class RequestContextMiddleware:
@@ -50,14 +71,21 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, metrics: IntakeMetrics) -> None:
         self.app = app
         self.metrics = metrics
+        # A logger per app, not per module: structlog caches a logger's configuration on first
+        # use, and each app (each test's too) should get the configuration current when it runs.
+        self.log = structlog.get_logger("intake.http")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        given = headers.get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
-        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        given = next((v for k, v in scope["headers"] if k == REQUEST_ID_HEADER_BYTES), b"")
+        text = given.decode("latin-1")
+        request_id = text if _REQUEST_ID.match(text) else secrets.token_hex(16)
+        # Handlers add fields to the request's one log line through request.state.log_fields.
+        log_fields: dict[str, Any] = {}
+        state = scope.setdefault("state", {})
+        state["request_id"], state["log_fields"] = request_id, log_fields
         status = 500
         started = time.perf_counter()
 
@@ -65,21 +93,22 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                echoed = (REQUEST_ID_HEADER.encode(), request_id.encode())
+                echoed = (REQUEST_ID_HEADER_BYTES, request_id.encode())
                 message["headers"] = [*message.get("headers", []), echoed]
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
-            try:
-                await self.app(scope, receive, send_with_id)
-            finally:
-                route = scope.get("route")
-                path = getattr(route, "path", "unmatched")
-                elapsed = time.perf_counter() - started
-                self.metrics.requests.labels(path, scope["method"], str(status)).inc()
-                self.metrics.latency.labels(path).observe(elapsed)
-                log.info("http.request", method=scope["method"], route=path, status=status,
-                         duration_ms=round(elapsed * 1000, 2))  # fmt: skip
+        # Each request runs in its own task, so this binding ends with it; it tags whatever a
+        # deeper layer logs (a broker warning, say) with the request it happened in.
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            # FastAPI names its own routes in the scope; the claim routes name themselves.
+            route = getattr(scope.get("route"), "path", None) or state.get("route", "unmatched")
+            elapsed = time.perf_counter() - started
+            self.metrics.request_answered(route, scope["method"], status, elapsed)
+            self.log.info("http.request", method=scope["method"], route=route, status=status,
+                          duration_ms=round(elapsed * 1000, 2), **log_fields)  # fmt: skip
 
 
 class BodySizeLimitMiddleware:
@@ -127,4 +156,8 @@ class BodySizeLimitMiddleware:
             if not replied:
                 await send(message)
 
-        await self.app(scope, counting_receive, guarded_send)
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except ClientDisconnect:
+            if not replied:  # a real disconnect, not the one we staged
+                raise

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 
+import orjson
 import structlog
 
 from servicekit.settings import LogFormat
@@ -23,17 +24,26 @@ def configure_logging(format: LogFormat = "auto", level: str = "info", *, servic
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
     ]
+    # orjson renders JSON several times faster than the standard library, and straight to
+    # bytes, which the BytesLogger writes without re-encoding (structlog's performance advice).
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer()
+        structlog.processors.JSONRenderer(serializer=orjson.dumps)
         if use_json
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
+    stderr_bytes = getattr(sys.stderr, "buffer", None)
     if use_json:
         shared.append(structlog.processors.format_exc_info)
+        if stderr_bytes is None:  # a stream without bytes underneath: render text instead
+            renderer = structlog.processors.JSONRenderer()
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=(
+            structlog.BytesLoggerFactory(stderr_bytes)
+            if use_json and stderr_bytes is not None
+            else structlog.PrintLoggerFactory(sys.stderr)
+        ),
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.clear_contextvars()
@@ -43,7 +53,11 @@ def configure_logging(format: LogFormat = "auto", level: str = "info", *, servic
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                # logging formatters return text, not the bytes the fast renderer makes
+                structlog.processors.JSONRenderer() if use_json else renderer,
+            ],
             foreign_pre_chain=shared,
         )
     )
