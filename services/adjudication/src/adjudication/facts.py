@@ -1,0 +1,143 @@
+"""What adjudication knows about an order: a pure fold of the facts seen on ``orders.v1``.
+
+``apply(facts, event)`` returns new facts and never mutates. Each fact is keyed by its own id
+(shipment, refund, contact...), so applying the same fact twice, or two facts in either order,
+gives the same result: topics give no order across partitions, and order systems retry.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict
+
+from contracts.orders import (
+    BuyerContactedSeller,
+    ChargebackFiled,
+    FeedbackPosted,
+    FeedbackRemoved,
+    OrderDelivered,
+    OrderDeliveryFailed,
+    OrderFact,
+    OrderPlaced,
+    OrderRefunded,
+    OrderShipped,
+    ReturnDelivered,
+    ReturnShipped,
+    SellerReplied,
+)
+
+
+class OrderFacts(BaseModel):
+    """Every fact about one order, by kind and id. Stored as JSON."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    order_id: str
+    seller_id: str
+    placed: OrderPlaced | None = None
+    shipments: dict[str, OrderShipped] = {}
+    deliveries: dict[str, OrderDelivered] = {}
+    delivery_failures: dict[str, OrderDeliveryFailed] = {}
+    refunds: dict[str, OrderRefunded] = {}
+    returns_shipped: dict[str, ReturnShipped] = {}
+    returns_delivered: dict[str, ReturnDelivered] = {}
+    contacts: dict[str, BuyerContactedSeller] = {}
+    replies: dict[str, SellerReplied] = {}
+    chargebacks: dict[str, ChargebackFiled] = {}
+
+    # --- questions the rules ask -----------------------------------------------------------
+
+    @property
+    def known(self) -> bool:
+        """True once ``order.placed`` has been seen."""
+        return self.placed is not None
+
+    def delivered_at(self) -> datetime | None:
+        """When the first parcel reached the buyer, if any did."""
+        times = [delivery.delivered_at for delivery in self.deliveries.values()]
+        return min(times) if times else None
+
+    def return_delivered_at(self) -> datetime | None:
+        times = [parcel.delivered_at for parcel in self.returns_delivered.values()]
+        return min(times) if times else None
+
+    def refunded_amount(self, since: datetime | None = None) -> Decimal:
+        """Total refunded, optionally only refunds at or after ``since``."""
+        return sum(
+            (
+                r.amount.amount
+                for r in self.refunds.values()
+                if since is None or r.refunded_at >= since
+            ),
+            Decimal(0),
+        )
+
+    def chargeback_filed_before(self, moment: datetime) -> bool:
+        return any(chargeback.filed_at <= moment for chargeback in self.chargebacks.values())
+
+    def first_contact_at(self, buyer_id: str | None = None) -> datetime | None:
+        """When the buyer first wrote to the seller about this order."""
+        times = [
+            contact.contacted_at
+            for contact in self.contacts.values()
+            if buyer_id is None or contact.buyer_id == buyer_id
+        ]
+        return min(times) if times else None
+
+    def seller_resolved_contact(self) -> bool:
+        """The seller answered a contact and says the answer settles it."""
+        return any(reply.resolved for reply in self.replies.values())
+
+    def unanswered_contacts(self) -> list[BuyerContactedSeller]:
+        return [c for c in self.contacts.values() if c.contact_id not in self.replies]
+
+    def returning_to_seller(self) -> OrderDeliveryFailed | None:
+        """A parcel refused or undeliverable and on its way back, if any."""
+        for failure in self.delivery_failures.values():
+            if failure.returning_to_seller and failure.failure in ("refused", "undeliverable"):
+                return failure
+        return None
+
+    def delivery_by_tracking(self, tracking_id: str) -> OrderDelivered | None:
+        for delivery in self.deliveries.values():
+            if delivery.tracking_id == tracking_id:
+                return delivery
+        return None
+
+
+def empty(order_id: str, seller_id: str) -> OrderFacts:
+    return OrderFacts(order_id=order_id, seller_id=seller_id)
+
+
+# Which dictionary of OrderFacts each kind of fact goes in, and the field that keys it.
+_PLACES: dict[type[OrderFact], tuple[str, str]] = {
+    OrderShipped: ("shipments", "shipment_id"),
+    OrderDelivered: ("deliveries", "shipment_id"),
+    OrderDeliveryFailed: ("delivery_failures", "shipment_id"),
+    OrderRefunded: ("refunds", "refund_id"),
+    ReturnShipped: ("returns_shipped", "return_id"),
+    ReturnDelivered: ("returns_delivered", "return_id"),
+    BuyerContactedSeller: ("contacts", "contact_id"),
+    SellerReplied: ("replies", "contact_id"),
+    ChargebackFiled: ("chargebacks", "chargeback_id"),
+}
+
+
+def apply(facts: OrderFacts | None, event: OrderFact) -> OrderFacts:
+    """The facts after ``event``. Feedback is the metrics service's concern, not ours."""
+    current = facts or empty(event.order_id, event.seller_id)
+    if isinstance(event, OrderPlaced):
+        return current.model_copy(update={"placed": event, "seller_id": event.seller_id})
+    if isinstance(event, FeedbackPosted | FeedbackRemoved):
+        return current
+    kind, key_field = _PLACES[type(event)]
+    return _keyed(current, kind, getattr(event, key_field), event)
+
+
+def _keyed(facts: OrderFacts, kind: str, key: str, event: OrderFact) -> OrderFacts:
+    existing: dict[str, OrderFact] = getattr(facts, kind)
+    if existing.get(key) == event:
+        return facts
+    return facts.model_copy(update={kind: {**existing, key: event}})

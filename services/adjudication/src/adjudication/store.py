@@ -1,0 +1,145 @@
+"""Adjudication's PostgreSQL tables: order facts, claims, history, deadlines, the watermark.
+
+Every function takes the caller's connection, so a batch of messages, its inbox rows and its
+outbox rows commit or roll back together (see :mod:`adjudication.handlers`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from adjudication.facts import OrderFacts
+from adjudication.lifecycle import Claim, DeadlineKind, pending_deadlines
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def load_facts(conn: asyncpg.Connection, order_ids: Iterable[str]) -> dict[str, OrderFacts]:
+    """The stored facts of these orders (missing orders are absent from the result)."""
+    rows = await conn.fetch(
+        "SELECT order_id, facts FROM order_facts WHERE order_id = ANY($1::text[])",
+        list(set(order_ids)),
+    )
+    return {row["order_id"]: OrderFacts.model_validate_json(row["facts"]) for row in rows}
+
+
+async def save_facts(conn: asyncpg.Connection, facts: Sequence[OrderFacts]) -> None:
+    if not facts:
+        return
+    await conn.executemany(
+        "INSERT INTO order_facts (order_id, seller_id, facts, updated_at)"
+        " VALUES ($1, $2, $3::jsonb, now())"
+        " ON CONFLICT (order_id) DO UPDATE SET seller_id = EXCLUDED.seller_id,"
+        " facts = EXCLUDED.facts, updated_at = now()",
+        [(f.order_id, f.seller_id, f.model_dump_json()) for f in facts],
+    )
+
+
+def _claim(row: Any) -> Claim:
+    return Claim.model_validate_json(row["claim"])
+
+
+async def load_claims(conn: asyncpg.Connection, claim_ids: Iterable[str]) -> dict[str, Claim]:
+    rows = await conn.fetch(
+        "SELECT claim FROM claims WHERE claim_id = ANY($1::text[]) FOR UPDATE",
+        list(set(claim_ids)),
+    )
+    claims = [_claim(row) for row in rows]
+    return {claim.state.claim_id: claim for claim in claims}
+
+
+async def load_claims_of_orders(
+    conn: asyncpg.Connection, order_ids: Iterable[str]
+) -> dict[str, list[Claim]]:
+    """Every claim of these orders, oldest first (locked for this transaction)."""
+    rows = await conn.fetch(
+        "SELECT claim FROM claims WHERE order_id = ANY($1::text[]) ORDER BY filed_at FOR UPDATE",
+        list(set(order_ids)),
+    )
+    found: dict[str, list[Claim]] = {}
+    for row in rows:
+        claim = _claim(row)
+        found.setdefault(claim.state.order_id, []).append(claim)
+    return found
+
+
+async def save_claims(conn: asyncpg.Connection, claims: Sequence[Claim], now: datetime) -> None:
+    """Upsert the claims and replace their deadlines with the ones their state now needs."""
+    if not claims:
+        return
+    await conn.executemany(
+        "INSERT INTO claims (claim_id, order_id, seller_id, buyer_id, status, resolution,"
+        " funded_by, is_open, version, filed_at, updated_at, claim)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb)"
+        " ON CONFLICT (claim_id) DO UPDATE SET seller_id = EXCLUDED.seller_id,"
+        " status = EXCLUDED.status, resolution = EXCLUDED.resolution,"
+        " funded_by = EXCLUDED.funded_by, is_open = EXCLUDED.is_open,"
+        " version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, claim = EXCLUDED.claim",
+        [
+            (c.state.claim_id, c.state.order_id, c.state.seller_id, c.state.buyer_id,
+             c.state.status, c.state.resolution, c.state.funded_by, c.is_open, c.state.version,
+             c.state.filed_at, now, c.model_dump_json())
+            for c in claims
+        ],
+    )  # fmt: skip
+    ids = [c.state.claim_id for c in claims]
+    await conn.execute("DELETE FROM deadlines WHERE claim_id = ANY($1::text[])", ids)
+    due = [(kind, c.state.claim_id, at) for c in claims for kind, at in pending_deadlines(c)]
+    if due:
+        await conn.executemany(
+            "INSERT INTO deadlines (kind, claim_id, due_at) VALUES ($1, $2, $3)", due
+        )
+
+
+async def append_history(
+    conn: asyncpg.Connection, entries: Sequence[tuple[str, str, str, datetime, str]]
+) -> None:
+    """History rows: (claim_id, event_id, type, occurred_at, event JSON)."""
+    if entries:
+        await conn.executemany(
+            "INSERT INTO claim_history (claim_id, event_id, type, occurred_at, event)"
+            " VALUES ($1, $2, $3, $4, $5::jsonb)",
+            entries,
+        )
+
+
+async def due_deadlines(
+    conn: asyncpg.Connection, now: datetime, limit: int
+) -> list[tuple[DeadlineKind, str, datetime]]:
+    """Deadlines due by ``now``, locked so that two schedulers never fire the same one."""
+    rows = await conn.fetch(
+        "SELECT kind, claim_id, due_at FROM deadlines WHERE due_at <= $1"
+        " ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+        now,
+        limit,
+    )
+    return [(row["kind"], row["claim_id"], row["due_at"]) for row in rows]
+
+
+async def delete_deadlines(
+    conn: asyncpg.Connection, fired: Sequence[tuple[DeadlineKind, str]]
+) -> None:
+    if fired:
+        await conn.executemany("DELETE FROM deadlines WHERE kind = $1 AND claim_id = $2", fired)
+
+
+async def advance_watermark(conn: asyncpg.Connection, event_time: datetime) -> datetime:
+    """Move the event-time watermark forward (never back); the watermark after the call."""
+    value = await conn.fetchval(
+        "INSERT INTO watermark (id, event_time) VALUES (true, $1)"
+        " ON CONFLICT (id) DO UPDATE SET event_time = GREATEST(watermark.event_time, $1)"
+        " RETURNING event_time",
+        event_time,
+    )
+    assert isinstance(value, datetime)  # noqa: S101  # the column is NOT NULL
+    return value
+
+
+async def watermark(conn: asyncpg.Connection) -> datetime | None:
+    value = await conn.fetchval("SELECT event_time FROM watermark")
+    return value if isinstance(value, datetime) else None

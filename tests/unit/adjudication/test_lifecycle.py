@@ -1,0 +1,385 @@
+"""A claim's life through the pure state machine: every path, every rejection."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from adjudication import lifecycle
+from adjudication.facts import OrderFacts
+from adjudication.lifecycle import Claim, Transition, handle_command
+from contracts.base import PositiveMoney
+from contracts.claims import (
+    AcceptResponse,
+    Actor,
+    AppealClaim,
+    AppealRuling,
+    ClaimCommand,
+    DecideClaim,
+    DisputeResponse,
+    MessageEvidence,
+    RefundResponse,
+    ReplacementResponse,
+    RespondToClaim,
+    ReviewDecision,
+    WithdrawClaim,
+)
+from contracts.orders import OrderDelivered, OrderRefunded
+from tests.unit.adjudication.builders import (
+    BUYER,
+    ESTIMATED_DELIVERY,
+    ORDER,
+    POLICY,
+    SELLER,
+    filing,
+    order_facts,
+    placed,
+)
+
+FILED = ESTIMATED_DELIVERY + timedelta(days=3)
+SELLER_ACTOR = Actor(role="seller", subject=SELLER)
+BUYER_ACTOR = Actor(role="buyer", subject=BUYER)
+REVIEWER = Actor(role="reviewer", subject="rev-1")
+
+
+def _types(transition: Transition) -> list[str]:
+    return [event.type for event in transition.events]
+
+
+def _run(
+    command: ClaimCommand, claim: Claim | None, now: datetime, facts: OrderFacts | None = None
+) -> Transition:
+    return handle_command(
+        command,
+        command_id="cmd-x",
+        claim=claim,
+        facts=facts or order_facts(),
+        open_claim=None,
+        now=now,
+        policy=POLICY,
+    )
+
+
+def _admitted() -> Claim:
+    transition = _run(filing(), None, FILED)
+    assert _types(transition) == ["claim.filed", "claim.action_required"]
+    assert transition.claim is not None
+    return transition.claim
+
+
+def _respond(
+    claim: Claim,
+    response: object,
+    now: datetime,
+    actor: Actor = SELLER_ACTOR,
+    facts: OrderFacts | None = None,
+) -> Transition:
+    command = RespondToClaim(claim_id="clm-1", order_id=ORDER, actor=actor, response=response)  # type: ignore[arg-type]
+    return _run(command, claim, now, facts)
+
+
+def test_an_admissible_claim_waits_72_hours_for_the_seller() -> None:
+    claim = _admitted()
+    assert claim.state.status == "action_required"
+    assert claim.state.deadlines.respond_by == FILED + timedelta(hours=72)
+    assert claim.state.counts_toward_odr is True  # pending
+    assert lifecycle.pending_deadlines(claim) == [("respond_by", FILED + timedelta(hours=72))]
+
+
+def test_a_denied_filing_is_closed_with_a_reason_and_a_sentence_in_the_buyers_language() -> None:
+    transition = _run(filing(amount="100.01", language="fr"), None, FILED)
+    assert _types(transition) == ["claim.filed", "claim.denied"]
+    denied = transition.events[-1]
+    assert denied.reason == "amount_over_order_total"  # type: ignore[attr-defined]
+    assert denied.message.language == "fr"  # type: ignore[attr-defined]
+    assert transition.claim is not None
+    assert (transition.claim.state.status, transition.claim.state.resolution) == (
+        "closed",
+        "denied",
+    )
+    assert transition.claim.state.counts_toward_odr is False
+
+
+def test_silent_seller_pays_after_72_hours() -> None:
+    claim = _admitted()
+    due = FILED + timedelta(hours=72)
+    assert (
+        lifecycle.deadline_due(
+            claim, "respond_by", now=due - timedelta(minutes=1), policy=POLICY
+        ).claim
+        is None
+    )
+    transition = lifecycle.deadline_due(claim, "respond_by", now=due, policy=POLICY)
+    assert _types(transition) == ["claim.decided", "claim.closed"]
+    state = transition.events[-1].claim  # type: ignore[attr-defined]
+    assert (state.resolution, state.funded_by, state.counts_toward_odr) == (
+        "granted",
+        "seller",
+        True,
+    )
+    assert transition.events[0].rules == ("decision.silent_seller_pays",)  # type: ignore[attr-defined]
+    assert state.deadlines.appeal_by == due + timedelta(days=30)
+
+
+def test_a_seller_refund_closes_the_claim_refunded_by_seller() -> None:
+    transition = _respond(
+        _admitted(),
+        RefundResponse(amount=PositiveMoney(amount=Decimal("100.00"), currency="EUR")),
+        FILED + timedelta(hours=1),
+    )
+    assert _types(transition) == ["claim.responded", "claim.closed"]
+    assert transition.claim is not None
+    state = transition.claim.state
+    assert (state.resolution, state.funded_by, state.counts_toward_odr) == (
+        "refunded_by_seller",
+        "seller",
+        True,
+    )
+
+
+def test_a_seller_accepting_grants_the_claim_seller_funded() -> None:
+    transition = _respond(_admitted(), AcceptResponse(), FILED + timedelta(hours=1))
+    assert _types(transition) == ["claim.responded", "claim.decided", "claim.closed"]
+    assert transition.claim is not None
+    assert transition.claim.state.funded_by == "seller"
+
+
+def test_a_replacement_delivered_closes_the_claim_replaced() -> None:
+    eta = FILED + timedelta(days=4)
+    replacement = ReplacementResponse(carrier="ups", tracking_id="1Z-R", estimated_delivery=eta)
+    waiting = _respond(_admitted(), replacement, FILED + timedelta(hours=2)).claim
+    assert waiting is not None
+    assert lifecycle.pending_deadlines(waiting) == [("replacement_due_by", eta)]
+    delivered = OrderDelivered(
+        order_id=ORDER,
+        seller_id=SELLER,
+        shipment_id="shp-r",
+        delivered_at=eta - timedelta(days=1),
+        carrier="ups",
+        tracking_id="1Z-R",
+    )
+    transition = lifecycle.fact_seen(waiting, delivered, now=delivered.delivered_at)
+    assert _types(transition) == ["claim.closed"]
+    assert transition.claim is not None
+    assert transition.claim.state.resolution == "replaced"
+
+
+def test_a_replacement_not_delivered_by_its_date_goes_back_to_the_sellers_queue() -> None:
+    eta = FILED + timedelta(days=4)
+    replacement = ReplacementResponse(carrier="ups", tracking_id="1Z-R", estimated_delivery=eta)
+    waiting = _respond(_admitted(), replacement, FILED + timedelta(hours=2)).claim
+    assert waiting is not None
+    transition = lifecycle.deadline_due(waiting, "replacement_due_by", now=eta, policy=POLICY)
+    assert _types(transition) == ["claim.action_required"]
+    assert transition.claim is not None
+    assert transition.claim.state.deadlines.respond_by == eta + timedelta(hours=72)
+
+
+def test_a_refund_seen_on_the_order_closes_an_open_claim() -> None:
+    refund = OrderRefunded(
+        order_id=ORDER,
+        seller_id=SELLER,
+        refund_id="rf-1",
+        refunded_at=FILED + timedelta(hours=5),
+        initiated_by="seller",
+        amount=PositiveMoney(amount=Decimal("100.00"), currency="EUR"),
+    )
+    transition = lifecycle.fact_seen(_admitted(), refund, now=refund.refunded_at)
+    assert _types(transition) == ["claim.closed"]
+    assert transition.claim is not None
+    assert transition.claim.state.resolution == "refunded_by_seller"
+
+
+def test_the_buyer_may_withdraw_before_a_decision() -> None:
+    command = WithdrawClaim(claim_id="clm-1", order_id=ORDER, actor=BUYER_ACTOR)
+    transition = _run(command, _admitted(), FILED + timedelta(hours=1))
+    assert _types(transition) == ["claim.closed"]
+    assert transition.claim is not None
+    state = transition.claim.state
+    assert (state.resolution, state.counts_toward_odr) == ("withdrawn", False)
+
+
+def _under_review() -> Claim:
+    dispute = DisputeResponse(evidence=(MessageEvidence(sent_at=FILED, text="It was there."),))
+    facts = order_facts(
+        OrderDelivered(
+            order_id=ORDER,
+            seller_id=SELLER,
+            shipment_id="shp-1",
+            delivered_at=ESTIMATED_DELIVERY,
+            carrier="colissimo",
+            tracking_id="6A1",
+        )
+    )
+    transition = _respond(_admitted(), dispute, FILED + timedelta(hours=1), facts=facts)
+    assert _types(transition) == ["claim.responded", "claim.under_review"]
+    assert transition.claim is not None
+    return transition.claim
+
+
+@pytest.mark.parametrize(
+    ("decision", "resolution", "funded_by", "counts"),
+    [
+        (ReviewDecision(outcome="granted", funded_by="platform"), "granted", "platform", False),
+        (ReviewDecision(outcome="granted", funded_by="seller"), "granted", "seller", True),
+        (
+            ReviewDecision(outcome="denied", denial_reason="reviewer_denied"),
+            "denied",
+            "none",
+            False,
+        ),
+    ],
+    ids=["platform_funded", "seller_funded", "denied"],
+)
+def test_a_reviewer_decides_a_claim_under_review(
+    decision: ReviewDecision, resolution: str, funded_by: str, counts: bool
+) -> None:
+    command = DecideClaim(claim_id="clm-1", order_id=ORDER, actor=REVIEWER, decision=decision)
+    transition = _run(command, _under_review(), FILED + timedelta(days=1))
+    assert _types(transition) == ["claim.decided", "claim.closed"]
+    assert transition.claim is not None
+    state = transition.claim.state
+    assert (state.resolution, state.funded_by, state.counts_toward_odr) == (
+        resolution,
+        funded_by,
+        counts,
+    )
+
+
+def test_a_seller_appeal_reversed_moves_the_money_and_the_odr_impact() -> None:
+    granted = lifecycle.deadline_due(
+        _admitted(), "respond_by", now=FILED + timedelta(hours=72), policy=POLICY
+    ).claim
+    assert granted is not None
+    appeal = AppealClaim(
+        claim_id="clm-1",
+        order_id=ORDER,
+        actor=SELLER_ACTOR,
+        appeal_id="apl-1",
+        statement="Delivered and signed.",
+    )
+    appealed = _run(appeal, granted, FILED + timedelta(days=10))
+    assert _types(appealed) == ["claim.appealed"]
+    assert appealed.claim is not None
+    ruling = DecideClaim(
+        claim_id="clm-1",
+        order_id=ORDER,
+        actor=REVIEWER,
+        decision=AppealRuling(appeal_id="apl-1", outcome="reversed"),
+    )
+    transition = _run(ruling, appealed.claim, FILED + timedelta(days=12))
+    assert _types(transition) == ["claim.appeal_decided"]
+    assert transition.claim is not None
+    state = transition.claim.state
+    assert (state.status, state.funded_by, state.counts_toward_odr) == ("closed", "platform", False)
+
+
+def test_an_appeal_after_30_days_is_rejected() -> None:
+    granted = lifecycle.deadline_due(
+        _admitted(), "respond_by", now=FILED + timedelta(hours=72), policy=POLICY
+    ).claim
+    appeal = AppealClaim(
+        claim_id="clm-1",
+        order_id=ORDER,
+        actor=SELLER_ACTOR,
+        appeal_id="apl-1",
+        statement="Too late?",
+    )
+    transition = _run(appeal, granted, FILED + timedelta(hours=72, days=30, minutes=1))
+    assert transition.claim is None
+    assert transition.events[0].reason == "deadline_passed"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("command", "reason"),
+    [
+        (
+            RespondToClaim(
+                claim_id="clm-1",
+                order_id=ORDER,
+                actor=Actor(role="seller", subject="seller-other"),
+                response=AcceptResponse(),
+            ),
+            "not_your_claim",
+        ),
+        (
+            WithdrawClaim(
+                claim_id="clm-1", order_id=ORDER, actor=Actor(role="buyer", subject="buyer-other")
+            ),
+            "not_your_claim",
+        ),
+        (
+            DecideClaim(
+                claim_id="clm-1",
+                order_id=ORDER,
+                actor=BUYER_ACTOR,
+                decision=ReviewDecision(outcome="granted", funded_by="platform"),
+            ),
+            "role_not_allowed",
+        ),
+        (
+            DecideClaim(
+                claim_id="clm-1",
+                order_id=ORDER,
+                actor=REVIEWER,
+                decision=ReviewDecision(outcome="granted", funded_by="platform"),
+            ),
+            "action_not_available",
+        ),
+        (
+            WithdrawClaim(claim_id="clm-1", order_id="another-order", actor=BUYER_ACTOR),
+            "claim_not_found",
+        ),
+    ],
+    ids=["another_seller", "another_buyer", "buyer_deciding", "not_under_review", "wrong_order"],
+)
+def test_a_command_that_may_not_act_changes_nothing_and_says_why(
+    command: ClaimCommand, reason: str
+) -> None:
+    transition = _run(command, _admitted(), FILED + timedelta(hours=1))
+    assert transition.claim is None
+    assert _types(transition) == ["claim.command_rejected"]
+    assert transition.events[0].reason == reason  # type: ignore[attr-defined]
+
+
+def test_a_seller_responding_after_the_window_is_rejected() -> None:
+    transition = _respond(_admitted(), AcceptResponse(), FILED + timedelta(hours=72, minutes=1))
+    assert transition.events[0].reason == "deadline_passed"  # type: ignore[attr-defined]
+
+
+def test_a_claim_for_an_unknown_order_is_held_then_admitted_when_the_order_arrives() -> None:
+    held = lifecycle.file_claim(filing(), facts=None, open_claim=None, now=FILED, policy=POLICY)
+    assert held.claim is not None
+    assert held.claim.held
+    assert lifecycle.pending_deadlines(held.claim) == [
+        ("hold_until", FILED + POLICY.unknown_order_hold)
+    ]
+    released = lifecycle.order_arrived(
+        held.claim, order_facts(), open_claim=None, now=FILED + timedelta(hours=1), policy=POLICY
+    )
+    assert _types(released) == ["claim.action_required"]
+    assert released.claim is not None
+    assert released.claim.state.seller_id == SELLER
+
+
+def test_a_claim_whose_order_never_arrives_is_denied_unknown_order() -> None:
+    held = lifecycle.file_claim(filing(), facts=None, open_claim=None, now=FILED, policy=POLICY)
+    assert held.claim is not None
+    due = FILED + POLICY.unknown_order_hold
+    transition = lifecycle.deadline_due(held.claim, "hold_until", now=due, policy=POLICY)
+    assert _types(transition) == ["claim.denied"]
+    assert transition.events[0].reason == "unknown_order"  # type: ignore[attr-defined]
+
+
+def test_every_event_carries_the_next_version_of_the_claim() -> None:
+    transition = _run(filing(), None, FILED)
+    versions = [event.claim.version for event in transition.events]  # type: ignore[attr-defined]
+    assert versions == [1, 2]
+
+
+def test_platform_fulfilled_claim_is_denied_not_covered_at_filing() -> None:
+    facts = order_facts(placed(fulfillment="platform"))
+    transition = _run(filing(), None, FILED, facts)
+    assert transition.events[-1].reason == "not_covered"  # type: ignore[attr-defined]
