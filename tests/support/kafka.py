@@ -54,3 +54,20 @@ async def tail(bootstrap_servers: str, topic: str) -> AsyncIterator[TopicTail]:
         yield TopicTail(consumer)
     finally:
         await consumer.stop()
+
+
+async def skip_to_end(bootstrap_servers: str, group_id: str, topics: list[str]) -> None:
+    """Commit the current end of ``topics`` for ``group_id``, so a service consuming as that
+    group starts with what a test sends next, not with everything the topics already hold."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, group_id=group_id, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(t, p) for t in topics for p in range(_partition_count(t))]
+        consumer.assign(partitions)
+        await consumer.seek_to_end(*partitions)
+        positions = {partition: await consumer.position(partition) for partition in partitions}
+        await consumer.commit(positions)
+    finally:
+        await consumer.stop()

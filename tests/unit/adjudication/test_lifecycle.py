@@ -383,3 +383,13 @@ def test_platform_fulfilled_claim_is_denied_not_covered_at_filing() -> None:
     facts = order_facts(placed(fulfillment="platform"))
     transition = _run(filing(), None, FILED, facts)
     assert transition.events[-1].reason == "not_covered"  # type: ignore[attr-defined]
+
+
+def test_a_held_claim_is_judged_as_of_its_filing_when_its_order_arrives_later() -> None:
+    held = lifecycle.file_claim(filing(), facts=None, open_claim=None, now=FILED, policy=POLICY)
+    assert held.claim is not None
+    # The order's facts carry their own, earlier, event times; the claim keeps its filing time.
+    released = lifecycle.order_arrived(
+        held.claim, order_facts(), open_claim=None, now=FILED, policy=POLICY
+    )
+    assert _types(released) == ["claim.action_required"]

@@ -60,11 +60,16 @@ class Case:
         proofs = [item for item in self.evidence if isinstance(item, ProofOfDelivery)]
         for delivery in self.facts.deliveries.values():
             if delivery.tracking_id:
-                proofs.append(ProofOfDelivery(
-                    carrier=delivery.carrier, tracking_id=delivery.tracking_id,
-                    delivered_at=delivery.delivered_at, to_buyer_address=delivery.to_buyer_address,
-                    signature_obtained=delivery.signature_obtained, id_checked=delivery.id_checked,
-                ))  # fmt: skip
+                proofs.append(
+                    ProofOfDelivery(
+                        carrier=delivery.carrier,
+                        tracking_id=delivery.tracking_id,
+                        delivered_at=delivery.delivered_at,
+                        to_buyer_address=delivery.to_buyer_address,
+                        signature_obtained=delivery.signature_obtained,
+                        id_checked=delivery.id_checked,
+                    )
+                )
         return proofs
 
 

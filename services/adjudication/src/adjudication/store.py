@@ -81,12 +81,23 @@ async def save_claims(conn: asyncpg.Connection, claims: Sequence[Claim], now: da
         " funded_by = EXCLUDED.funded_by, is_open = EXCLUDED.is_open,"
         " version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, claim = EXCLUDED.claim",
         [
-            (c.state.claim_id, c.state.order_id, c.state.seller_id, c.state.buyer_id,
-             c.state.status, c.state.resolution, c.state.funded_by, c.is_open, c.state.version,
-             c.state.filed_at, now, c.model_dump_json())
+            (
+                c.state.claim_id,
+                c.state.order_id,
+                c.state.seller_id,
+                c.state.buyer_id,
+                c.state.status,
+                c.state.resolution,
+                c.state.funded_by,
+                c.is_open,
+                c.state.version,
+                c.state.filed_at,
+                now,
+                c.model_dump_json(),
+            )
             for c in claims
         ],
-    )  # fmt: skip
+    )
     ids = [c.state.claim_id for c in claims]
     await conn.execute("DELETE FROM deadlines WHERE claim_id = ANY($1::text[])", ids)
     due = [(kind, c.state.claim_id, at) for c in claims for kind, at in pending_deadlines(c)]

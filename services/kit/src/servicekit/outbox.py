@@ -1,0 +1,284 @@
+"""The transactional outbox and its relay to Kafka.
+
+A service that changes state and emits events writes both in one PostgreSQL transaction: the
+events go to the ``outbox`` table with :func:`enqueue`. :class:`OutboxRelay` then publishes them
+in id order with one idempotent producer (``acks="all"``) and deletes them only after the broker
+acknowledged every one. A crash anywhere means a row is published again, never lost; consumers
+deduplicate by envelope id.
+
+Per-key order holds because rows are sent in id order through one producer, which keeps a
+partition's batches in order: it is idempotent and aiokafka sends at most one request per broker
+at a time (fewer than the five in flight idempotence allows). Relays on several replicas take
+turns through an advisory lock, so two of them never publish interleaved batches of one key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+from collections.abc import Awaitable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from servicekit.retry import Backoff, is_transient
+
+log = structlog.get_logger(__name__)
+
+OUTBOX_CHANNEL: Final = "servicekit_outbox"
+"""The LISTEN/NOTIFY channel :func:`enqueue` notifies; each service has its own database."""
+
+Headers = tuple[tuple[str, bytes], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """A Kafka record to publish once the enqueuing transaction commits."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    headers: Headers = ()
+
+
+def encode_headers(headers: Iterable[tuple[str, bytes]]) -> str:
+    """Kafka headers as JSON text for the ``headers jsonb`` column (values in base64)."""
+    return json.dumps([[name, base64.b64encode(value).decode("ascii")] for name, value in headers])
+
+
+def decode_headers(stored: str | None) -> list[tuple[str, bytes]]:
+    """The Kafka headers :func:`encode_headers` stored, in their original order."""
+    if not stored:
+        return []
+    return [(name, base64.b64decode(value)) for name, value in json.loads(stored)]
+
+
+# One statement, one round trip: the rows keep the order they were given in (ids grow with it),
+# and the notification, sent only when the transaction commits, wakes the relay at once.
+_ENQUEUE: Final = """
+WITH inserted AS (
+    INSERT INTO outbox (topic, key, value, headers)
+    SELECT topic, key, value, headers
+    FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::jsonb[])
+        WITH ORDINALITY AS given (topic, key, value, headers, position)
+    ORDER BY position
+    RETURNING 1
+)
+SELECT pg_notify($5, '') FROM (SELECT count(*) FROM inserted) AS done
+"""
+
+
+async def enqueue(connection: asyncpg.Connection, messages: Sequence[OutboxMessage]) -> None:
+    """Add ``messages`` to the outbox inside the caller's transaction, in the order given."""
+    if not connection.is_in_transaction():
+        # Outside a transaction the events would outlive a rollback of what caused them.
+        raise RuntimeError("enqueue must run inside the transaction that changes the state")
+    if not messages:
+        return
+    await connection.execute(
+        _ENQUEUE,
+        [message.topic for message in messages],
+        [message.key for message in messages],
+        [message.value for message in messages],
+        [encode_headers(message.headers) for message in messages],
+        OUTBOX_CHANNEL,
+    )
+
+
+_RELAY_LOCK: Final = "SELECT pg_advisory_xact_lock(hashtextextended('servicekit.outbox_relay', 0))"
+_CLAIM: Final = """
+SELECT id, topic, key, value, headers FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+"""
+_DELETE: Final = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
+
+
+async def _settle(pending: Sequence[Awaitable[Any]]) -> None:
+    """Await every delivery future; raise the first failure once all have finished."""
+    results = await asyncio.gather(*pending, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+
+
+class OutboxRelay:
+    """Publishes the outbox to Kafka, oldest first, and deletes what the broker acknowledged.
+
+    Woken by ``NOTIFY`` when a transaction enqueues (it holds one pool connection to LISTEN),
+    and polls every ``idle_poll_seconds`` in case a notification was missed. Broker or database
+    faults roll the batch back and are retried with backoff, forever: rows are never dropped.
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        bootstrap_servers: str,
+        *,
+        client_id: str,
+        batch_size: int = 500,
+        idle_poll_seconds: float = 1.0,
+        backoff: Backoff | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self._pool = pool
+        self._bootstrap_servers = bootstrap_servers
+        self._client_id = client_id
+        self._batch_size = batch_size
+        self._idle_poll_seconds = idle_poll_seconds
+        self._backoff = backoff or Backoff()
+        self._producer: AIOKafkaProducer | None = None
+        self._listener: asyncpg.Connection | None = None
+        self._wake = asyncio.Event()
+        self._stop_requested = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        """True while the relay loop runs (for readiness probes)."""
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        """Start relaying in the background; connections are made (and retried) there."""
+        if self._task is not None:
+            raise RuntimeError("relay already started")
+        self._stop_requested.clear()
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._client_id}")
+
+    async def stop(self, grace_seconds: float = 20.0) -> None:
+        """Finish the batch in flight (up to ``grace_seconds``), then close the producer."""
+        self._stop_requested.set()
+        self._wake.set()
+        task, self._task = self._task, None
+        if task is not None:
+            _, late = await asyncio.wait({task}, timeout=grace_seconds)
+            if late:
+                # Abandoning the batch rolls its transaction back: its rows stay, sent later.
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._close_producer()
+        await self._release_listener()
+
+    async def drain(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109  # a test helper
+        """Wait until the outbox is empty (everything enqueued so far is acknowledged)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                if not await self._pool.fetchval("SELECT EXISTS (SELECT 1 FROM outbox)"):
+                    return
+                self._wake.set()
+                await asyncio.sleep(0.05)
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        # Created here, inside the running loop: aiokafka binds a producer to the loop it is
+        # created in.
+        return AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap_servers,
+            client_id=self._client_id,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=5,  # a short wait fills batches when a burst of rows is being sent
+        )
+
+    async def _ensure_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = self._new_producer()
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
+
+    async def _close_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(KafkaError, OSError):
+                await producer.stop()
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _ensure_listening(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        await self._release_listener()
+        connection = await self._pool.acquire()
+        try:
+            await connection.add_listener(OUTBOX_CHANNEL, self._on_notify)
+        except BaseException:
+            await self._pool.release(connection)
+            raise
+        self._listener = connection
+
+    async def _release_listener(self) -> None:
+        connection, self._listener = self._listener, None
+        if connection is not None:
+            # A connection lost with the database has nothing to unlisten; release it anyway so
+            # the pool replaces it.
+            with contextlib.suppress(Exception):
+                await connection.remove_listener(OUTBOX_CHANNEL, self._on_notify)
+            with contextlib.suppress(Exception):
+                await self._pool.release(connection)
+
+    async def _publish_batch(self, producer: AIOKafkaProducer) -> int:
+        async with self._pool.acquire() as connection, connection.transaction():
+            await connection.execute(_RELAY_LOCK)
+            rows = await connection.fetch(_CLAIM, self._batch_size)
+            if not rows:
+                return 0
+            pending: list[Awaitable[Any]] = []
+            try:
+                for row in rows:
+                    # send() only queues the record; the future resolves on acknowledgement.
+                    pending.append(
+                        await producer.send(
+                            row["topic"],
+                            row["value"],
+                            key=row["key"],
+                            headers=decode_headers(row["headers"]),
+                        )
+                    )
+            finally:
+                await _settle(pending)
+            await connection.execute(_DELETE, [row["id"] for row in rows])
+        log.debug("outbox.published", count=len(rows))
+        return len(rows)
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop_requested.wait(), seconds)
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._stop_requested.is_set():
+            # Cleared before reading: a NOTIFY arriving while a batch is sent wakes the next wait.
+            self._wake.clear()
+            try:
+                await self._ensure_listening()
+                sent = await self._publish_batch(await self._ensure_producer())
+            except Exception as error:
+                failures += 1
+                if isinstance(error, KafkaError | TimeoutError):
+                    # A fresh producer (new producer id, sequences from zero) after a broker
+                    # fault, so the retry cannot be confused with what the old one had queued.
+                    await self._close_producer()
+                delay = self._backoff.delay(failures)
+                fields = {"error": f"{type(error).__name__}: {error}", "retry_in": round(delay, 3)}
+                if is_transient(error):
+                    log.warning("outbox.relay_fault", attempt=failures, **fields)
+                else:
+                    # Not an outage (a bug, a missing table): still never drop, but shout.
+                    log.exception("outbox.relay_error", attempt=failures, exc_info=error, **fields)
+                await self._pause(delay)
+                continue
+            failures = 0
+            if sent < self._batch_size:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._idle_poll_seconds)

@@ -1,0 +1,156 @@
+"""Adjudication through real Kafka and PostgreSQL: commands and order facts in, claim events
+out, exactly once."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from adjudication.app import create_app
+from adjudication.settings import AdjudicationSettings
+from contracts import codec
+from contracts.codec import ContractError
+from contracts.envelope import Payload, wrap
+from contracts.topics import CLAIMS_COMMANDS, CLAIMS_EVENTS, ORDERS, by_name
+from tests.support.kafka import skip_to_end, tail
+from tests.unit.adjudication.builders import (
+    CONTACTED,
+    ESTIMATED_DELIVERY,
+    contacted,
+    filing,
+    placed,
+    shipped,
+)
+
+pytestmark = pytest.mark.integration
+
+FILED = ESTIMATED_DELIVERY + timedelta(days=3)
+
+
+@pytest.fixture
+async def adjudication(kafka_bootstrap_servers: str, database_url: str) -> AsyncIterator[FastAPI]:
+    group = f"adjudication-test-{uuid.uuid4().hex[:8]}"
+    await skip_to_end(kafka_bootstrap_servers, group, [ORDERS.name, CLAIMS_COMMANDS.name])
+    settings = AdjudicationSettings(
+        kafka_bootstrap_servers=kafka_bootstrap_servers,
+        database_url=database_url,
+        consumer_group=group,
+        clock="event",
+        scheduler_interval_seconds=0.1,
+        log_format="console",
+    )
+    app = create_app(settings)
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
+        yield app
+
+
+class Orders:
+    """Publishes order facts and commands for one fresh order id."""
+
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self.producer = producer
+        self.order_id = f"it-{uuid.uuid4().hex[:12]}"
+        self.claim_id = f"clm-{uuid.uuid4().hex[:12]}"
+
+    def _own(self, payload: Payload) -> Payload:
+        changes: dict[str, Any] = {"order_id": self.order_id}
+        if "claim_id" in type(payload).model_fields:
+            changes["claim_id"] = self.claim_id
+        return payload.model_copy(update=changes)
+
+    async def send(self, payload: Payload, at: Any, *, event_id: str | None = None) -> str:
+        mine = self._own(payload)
+        topic = CLAIMS_COMMANDS if mine.type.startswith("claim.") else ORDERS
+        envelope = wrap(mine, source="/tests", subject=self.order_id, time=at, event_id=event_id)
+        await self.producer.send_and_wait(
+            topic.name, codec.encode(envelope), key=codec.message_key(topic, envelope)
+        )
+        return envelope.id
+
+
+@pytest.fixture
+async def producer(kafka_bootstrap_servers: str) -> AsyncIterator[AIOKafkaProducer]:
+    client = AIOKafkaProducer(
+        bootstrap_servers=kafka_bootstrap_servers, enable_idempotence=True, acks="all"
+    )
+    await client.start()
+    try:
+        yield client
+    finally:
+        await client.stop()
+
+
+def _for(claim_id: str) -> Any:
+    def about_the_claim(record: Any) -> bool:
+        try:
+            return bool(codec.decode(CLAIMS_EVENTS, record.value).data.claim_id == claim_id)
+        except ContractError:
+            return False  # another test's or a hand-made record
+
+    return about_the_claim
+
+
+async def test_a_silent_seller_pays_after_72_hours_and_the_events_are_published_once(
+    adjudication: FastAPI,
+    producer: AIOKafkaProducer,
+    kafka_bootstrap_servers: str,
+    database_url: str,
+) -> None:
+    order = Orders(producer)
+    async with tail(kafka_bootstrap_servers, CLAIMS_EVENTS.name) as events:
+        await order.send(placed(), ESTIMATED_DELIVERY - timedelta(days=7))
+        await order.send(shipped(), ESTIMATED_DELIVERY - timedelta(days=6))
+        await order.send(contacted(), CONTACTED)
+        command_id = await order.send(filing(), FILED)
+        await order.send(filing(), FILED, event_id=command_id)  # the same command, redelivered
+        first = await events.collect(_for(order.claim_id), count=2)
+        # Time passes on event time: a later fact on the same order moves the watermark.
+        await order.send(contacted(contact_id="msg-2"), FILED + timedelta(hours=73))
+        later = await events.collect(_for(order.claim_id), count=2)
+    types = [codec.decode(CLAIMS_EVENTS, r.value).type for r in first + later]
+    assert types == ["claim.filed", "claim.action_required", "claim.decided", "claim.closed"]
+    closed = codec.decode(CLAIMS_EVENTS, later[-1].value).data
+    assert (closed.claim.resolution, closed.claim.funded_by) == ("granted", "seller")
+    assert all(r.key == order.order_id.encode() for r in first + later)
+    conn = await asyncpg.connect(database_url)
+    try:
+        history = await conn.fetchval(
+            "SELECT count(*) FROM claim_history WHERE claim_id = $1", order.claim_id
+        )
+    finally:
+        await conn.close()
+    assert history == 4  # the redelivered command changed nothing
+
+
+async def test_a_claim_denied_at_filing_is_published_with_its_reason(
+    adjudication: FastAPI, producer: AIOKafkaProducer, kafka_bootstrap_servers: str
+) -> None:
+    order = Orders(producer)
+    async with tail(kafka_bootstrap_servers, CLAIMS_EVENTS.name) as events:
+        await order.send(placed(fulfillment="platform"), ESTIMATED_DELIVERY - timedelta(days=7))
+        await order.send(filing(), FILED)
+        records = await events.collect(_for(order.claim_id), count=2)
+    denied = codec.decode(CLAIMS_EVENTS, records[-1].value).data
+    assert denied.type == "claim.denied"
+    assert denied.reason == "not_covered"
+    assert denied.message.text
+
+
+async def test_a_malformed_command_goes_to_the_dead_letter_topic(
+    adjudication: FastAPI, producer: AIOKafkaProducer, kafka_bootstrap_servers: str
+) -> None:
+    marker = uuid.uuid4().hex.encode()
+    async with tail(kafka_bootstrap_servers, by_name(CLAIMS_COMMANDS.name).dlq) as dead:
+        await producer.send_and_wait(CLAIMS_COMMANDS.name, b'{"not": "a command"}', key=marker)
+        [record] = await dead.collect(lambda r: r.key == marker, count=1)
+    headers = dict(record.headers)
+    assert headers["dlq.reason"] == b"contract_violation"
+    assert headers["dlq.source.topic"] == CLAIMS_COMMANDS.name.encode()

@@ -1,0 +1,236 @@
+"""Fixtures for servicekit's exactly-once tests: a migrated pool, private topics, a flaky link.
+
+Each test gets topics of its own (and their DLQs), so nothing it reads was written by anyone
+else and nothing it writes disturbs other tests; they are deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from contracts import codec
+from contracts.envelope import Envelope, wrap
+from contracts.examples import order_payloads
+from contracts.topics import ORDERS, Topic
+from servicekit.postgres import SERVICEKIT_MIGRATIONS, apply_migrations, create_pool
+
+T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+
+def order_placed(order_id: str, *, event_id: str | None = None) -> Envelope[Any]:
+    """A valid ``order.placed`` envelope for ``order_id``."""
+    payload = order_payloads()[0].model_copy(update={"order_id": order_id})
+    return wrap(payload, source="/test/servicekit", subject=order_id, time=T0, event_id=event_id)
+
+
+def decode_as_orders(_topic: Topic, raw: bytes) -> Envelope[Any]:
+    """Decode a private test topic's bytes with the contract of ``orders.v1``, which it mirrors."""
+    return codec.decode(ORDERS, raw)
+
+
+async def wait_until(
+    condition: Callable[[], Awaitable[bool]], within: float = 10.0, what: str = "condition"
+) -> None:
+    """Poll ``condition`` until it holds; fail the test after ``within`` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not await condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a fresh database with servicekit's tables."""
+    created = await create_pool(database_url, max_size=5)
+    await apply_migrations(created, SERVICEKIT_MIGRATIONS)
+    try:
+        yield created
+    finally:
+        await created.close()
+
+
+@dataclass
+class Topics:
+    """Creates private topics (each with its DLQ) and deletes them at the end of the test."""
+
+    bootstrap_servers: str
+    admin: AIOKafkaAdminClient
+    created: list[str] = field(default_factory=list)
+
+    async def new(self, partitions: int = 2) -> Topic:
+        topic = Topic(
+            f"test.servicekit.{uuid.uuid4().hex[:12]}",
+            partitions=partitions,
+            key="order_id",
+            producer="test",
+        )
+        await self.admin.create_topics(
+            [
+                NewTopic(topic.name, num_partitions=partitions, replication_factor=1),
+                NewTopic(topic.dlq, num_partitions=1, replication_factor=1),
+            ]
+        )
+        self.created += [topic.name, topic.dlq]
+        return topic
+
+
+@pytest.fixture
+async def topics(kafka_bootstrap_servers: str) -> AsyncIterator[Topics]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap_servers)
+    await admin.start()
+    made = Topics(kafka_bootstrap_servers, admin)
+    try:
+        yield made
+    finally:
+        with contextlib.suppress(Exception):  # cleanup only: a leftover topic harms nothing
+            await admin.delete_topics(made.created)
+        await admin.close()
+
+
+@pytest.fixture
+async def producer(kafka_bootstrap_servers: str) -> AsyncIterator[AIOKafkaProducer]:
+    created = AIOKafkaProducer(
+        bootstrap_servers=kafka_bootstrap_servers, enable_idempotence=True, acks="all"
+    )
+    await created.start()
+    try:
+        yield created
+    finally:
+        await created.stop()
+
+
+async def send_envelopes(
+    producer: AIOKafkaProducer, topic: Topic, envelopes: Iterable[Envelope[Any]]
+) -> None:
+    """Publish ``envelopes`` in order, keyed by order id, and wait for every acknowledgement."""
+    for envelope in envelopes:
+        await producer.send_and_wait(
+            topic.name, codec.encode(envelope), key=codec.message_key(ORDERS, envelope)
+        )
+
+
+async def read_all(
+    bootstrap_servers: str, topic: str, partitions: int, *, within: float = 10.0
+) -> list[Any]:
+    """Every record of ``topic`` from the beginning to its end now, in partition/offset order."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        assigned = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        ends = await consumer.end_offsets(assigned)
+        found: list[Any] = []
+        deadline = asyncio.get_running_loop().time() + within
+        while any([await consumer.position(tp) < end for tp, end in ends.items()]):
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"could not read {topic} to its end")
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                found.extend(records)
+    finally:
+        await consumer.stop()
+    return sorted(found, key=lambda record: (record.partition, record.offset))
+
+
+async def committed_offsets(bootstrap_servers: str, group_id: str) -> dict[int, int]:
+    """The offsets ``group_id`` has committed, by partition."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group_id)
+    finally:
+        await admin.close()
+    return {tp.partition: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+class FlakyLink:
+    """A TCP proxy to PostgreSQL that can be cut: open connections drop, new ones are hung up."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self._url_parts = parts
+        self._target = (parts.hostname or "127.0.0.1", parts.port or 5432)
+        self._server: asyncio.Server | None = None
+        self._transports: set[asyncio.WriteTransport] = set()
+        self._pipes: set[asyncio.Task[None]] = set()
+        self.up = True
+
+    async def start(self) -> str:
+        """Listen on a free port; return ``url`` rewritten to go through this link."""
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        netloc = self._url_parts.netloc.rsplit("@", 1)
+        auth = netloc[0] + "@" if len(netloc) == 2 else ""
+        return urlunsplit(self._url_parts._replace(netloc=f"{auth}127.0.0.1:{port}"))
+
+    def cut(self) -> None:
+        self.up = False
+        for transport in list(self._transports):
+            transport.abort()
+        self._transports.clear()
+
+    def restore(self) -> None:
+        self.up = True
+
+    async def close(self) -> None:
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for pipe in list(self._pipes):
+            pipe.cancel()
+        await asyncio.gather(*self._pipes, return_exceptions=True)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.up:
+            writer.transport.abort()
+            return
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection(*self._target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._transports |= {writer.transport, upstream_writer.transport}
+        for source, sink in ((reader, upstream_writer), (upstream_reader, writer)):
+            pipe = asyncio.create_task(self._pipe(source, sink))
+            self._pipes.add(pipe)
+            pipe.add_done_callback(self._pipes.discard)
+
+    async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        try:
+            while chunk := await source.read(65536):
+                sink.write(chunk)
+                await sink.drain()
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            sink.transport.abort()
+
+
+@pytest.fixture
+async def flaky_link(database_url: str) -> AsyncIterator[tuple[FlakyLink, str]]:
+    """A :class:`FlakyLink` to the test's database and the URL that goes through it."""
+    link = FlakyLink(database_url)
+    url = await link.start()
+    try:
+        yield link, url
+    finally:
+        await link.close()

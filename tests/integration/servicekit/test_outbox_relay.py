@@ -1,0 +1,88 @@
+"""The outbox relay publishes what was enqueued, in order per key, exactly as enqueued."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import pytest
+
+from servicekit.outbox import OutboxMessage, OutboxRelay, enqueue
+from servicekit.retry import Backoff
+from tests.integration.servicekit.conftest import Topics, read_all
+
+pytestmark = pytest.mark.integration
+
+FAST = Backoff(initial_seconds=0.05, max_seconds=0.5)
+
+
+async def test_the_relay_publishes_each_row_once_in_per_key_order_then_empties_the_outbox(
+    pool: asyncpg.Pool, topics: Topics, kafka_bootstrap_servers: str
+) -> None:
+    topic = await topics.new(partitions=3)
+    keys = [f"ord-{n}".encode() for n in range(4)]
+    sent = [
+        OutboxMessage(
+            topic.name, key, f"{key.decode()}#{seq}".encode(), (("seq", str(seq).encode()),)
+        )
+        for seq in range(25)
+        for key in keys
+    ]
+    # Several transactions, so rows of one key come from different batches of the relay.
+    for start in range(0, len(sent), 30):
+        async with pool.acquire() as connection, connection.transaction():
+            await enqueue(connection, sent[start : start + 30])
+    relay = OutboxRelay(
+        pool, kafka_bootstrap_servers, client_id="test-relay", batch_size=7, backoff=FAST
+    )
+    await relay.start()
+    try:
+        await relay.drain(timeout=10)
+    finally:
+        await relay.stop()
+
+    records = await read_all(kafka_bootstrap_servers, topic.name, topic.partitions)
+    assert sorted(record.value for record in records) == sorted(m.value for m in sent)
+    for key in keys:
+        in_kafka = [record.value for record in records if record.key == key]
+        assert in_kafka == [m.value for m in sent if m.key == key]
+    first = next(record for record in records if record.value == sent[0].value)
+    assert list(first.headers) == [("seq", b"0")]
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_a_commit_wakes_an_idle_relay_at_once_without_waiting_for_its_poll(
+    pool: asyncpg.Pool, topics: Topics, kafka_bootstrap_servers: str
+) -> None:
+    topic = await topics.new(partitions=1)
+    relay = OutboxRelay(
+        pool, kafka_bootstrap_servers, client_id="test-relay", idle_poll_seconds=60, backoff=FAST
+    )
+    await relay.start()
+    try:
+        await asyncio.sleep(1.0)  # let it find the outbox empty and go idle
+        async with pool.acquire() as connection, connection.transaction():
+            await enqueue(connection, [OutboxMessage(topic.name, b"k", b"woken")])
+        # Well under the 60 s poll: only the NOTIFY can have woken it.
+        await relay.drain(timeout=5)
+    finally:
+        await relay.stop()
+    records = await read_all(kafka_bootstrap_servers, topic.name, topic.partitions)
+    assert [record.value for record in records] == [b"woken"]
+
+
+async def test_rows_the_broker_cannot_take_are_kept_in_the_outbox_never_dropped(
+    pool: asyncpg.Pool, kafka_bootstrap_servers: str
+) -> None:
+    missing = f"test.servicekit.missing-{uuid.uuid4().hex[:8]}"  # topics are never auto-created
+    async with pool.acquire() as connection, connection.transaction():
+        await enqueue(connection, [OutboxMessage(missing, b"k", b"kept")])
+    relay = OutboxRelay(pool, kafka_bootstrap_servers, client_id="test-relay", backoff=FAST)
+    await relay.start()
+    try:
+        await asyncio.sleep(2.0)
+        assert await pool.fetchval("SELECT count(*) FROM outbox") == 1
+    finally:
+        await relay.stop(grace_seconds=1.0)
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 1
