@@ -15,6 +15,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from adjudication.app import create_app
+from adjudication.lifecycle import platform_claim_id
 from adjudication.settings import AdjudicationSettings
 from contracts import codec
 from contracts.codec import ContractError
@@ -154,3 +155,21 @@ async def test_a_malformed_command_goes_to_the_dead_letter_topic(
     headers = dict(record.headers)
     assert headers["dlq.reason"] == b"contract_violation"
     assert headers["dlq.source.topic"] == CLAIMS_COMMANDS.name.encode()
+
+
+async def test_the_platform_files_for_a_buyer_the_seller_never_answered(
+    adjudication: FastAPI, producer: AIOKafkaProducer, kafka_bootstrap_servers: str
+) -> None:
+    order = Orders(producer)
+    platform_claim = platform_claim_id(order.order_id, "msg-1")
+    async with tail(kafka_bootstrap_servers, CLAIMS_EVENTS.name) as events:
+        await order.send(placed(), ESTIMATED_DELIVERY - timedelta(days=7))
+        await order.send(shipped(), ESTIMATED_DELIVERY - timedelta(days=6))
+        await order.send(contacted(at=FILED), FILED)
+        # Two business days later (event time), with no answer from the seller.
+        await order.send(contacted(at=FILED, contact_id="msg-late"), FILED + timedelta(days=5))
+        records = await events.collect(_for(platform_claim), count=2)
+    filed = codec.decode(CLAIMS_EVENTS, records[0].value).data
+    assert filed.type == "claim.filed"
+    assert filed.claim.filed_by == "platform"
+    assert codec.decode(CLAIMS_EVENTS, records[1].value).type == "claim.action_required"

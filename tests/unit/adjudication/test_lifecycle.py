@@ -10,6 +10,7 @@ import pytest
 from adjudication import lifecycle
 from adjudication.facts import OrderFacts
 from adjudication.lifecycle import Claim, Transition, handle_command
+from adjudication.policy import Policy
 from contracts.base import PositiveMoney
 from contracts.claims import (
     AcceptResponse,
@@ -26,7 +27,7 @@ from contracts.claims import (
     ReviewDecision,
     WithdrawClaim,
 )
-from contracts.orders import OrderDelivered, OrderRefunded
+from contracts.orders import OrderDelivered, OrderRefunded, SellerReplied
 from tests.unit.adjudication.builders import (
     BUYER,
     ESTIMATED_DELIVERY,
@@ -393,3 +394,42 @@ def test_a_held_claim_is_judged_as_of_its_filing_when_its_order_arrives_later() 
         held.claim, order_facts(), open_claim=None, now=FILED, policy=POLICY
     )
     assert _types(released) == ["claim.action_required"]
+
+
+def test_the_platform_files_when_the_seller_never_answered_the_buyer() -> None:
+    facts = order_facts()  # the buyer wrote on the 9th; nobody answered
+    transition = lifecycle.automatic_filing(
+        facts, "msg-1", open_claim=None, now=FILED, policy=POLICY
+    )
+    assert _types(transition) == ["claim.filed", "claim.action_required"]
+    assert transition.claim is not None
+    assert transition.claim.state.filed_by == "platform"
+    assert transition.events[0].rules == ("filing.automatic_after_silent_contact",)  # type: ignore[attr-defined]
+    assert transition.claim.state.claim_id == lifecycle.platform_claim_id(ORDER, "msg-1")
+
+
+def test_the_platform_does_not_file_when_the_seller_answered() -> None:
+
+    replied = SellerReplied(
+        order_id=ORDER, seller_id=SELLER, contact_id="msg-1", replied_at=FILED - timedelta(days=2)
+    )
+    transition = lifecycle.automatic_filing(
+        order_facts(replied), "msg-1", open_claim=None, now=FILED, policy=POLICY
+    )
+    assert transition == Transition(None)
+
+
+def test_the_platform_does_not_file_a_claim_that_would_be_denied() -> None:
+    too_early = ESTIMATED_DELIVERY  # not received: not before 3 days after the estimate
+    transition = lifecycle.automatic_filing(
+        order_facts(), "msg-1", open_claim=None, now=too_early, policy=POLICY
+    )
+    assert transition == Transition(None)
+
+
+def test_automatic_filing_is_a_setting() -> None:
+
+    transition = lifecycle.automatic_filing(
+        order_facts(), "msg-1", open_claim=None, now=FILED, policy=Policy(automatic_filing=False)
+    )
+    assert transition == Transition(None)

@@ -11,25 +11,26 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import asyncpg
 import structlog
 
+from adjudication import eligibility, lifecycle, store
 from adjudication import facts as fold
-from adjudication import lifecycle, store
 from adjudication.facts import OrderFacts
 from adjudication.lifecycle import Claim, Transition
 from adjudication.policy import Policy
 from contracts import codec
 from contracts.claims import ClaimCommand, ClaimEvent
 from contracts.envelope import Envelope, Payload, wrap
-from contracts.orders import OrderFact
+from contracts.orders import BuyerContactedSeller, OrderFact
 from contracts.topics import CLAIMS_EVENTS
 from servicekit.consumer import Delivered
 from servicekit.outbox import OutboxMessage, enqueue
 
 SOURCE: Final = "/atoz/adjudication"
+AUTOMATIC_FILING: Final = "automatic_filing"
 # Event ids derive from the input's id, so replaying the same inputs emits the same ids.
 EVENT_NAMESPACE: Final = uuid.UUID("0b6f1f9e-8c1d-4f7a-9a53-5d9f2a4c7e21")
 
@@ -63,6 +64,7 @@ class _Work:
     changed_facts: dict[str, OrderFacts] = field(default_factory=dict)
     changed_claims: dict[str, Claim] = field(default_factory=dict)
     outbox: list[OutboxMessage] = field(default_factory=list)
+    order_deadlines: list[store.Deadline] = field(default_factory=list)
     history: list[tuple[str, str, str, datetime, str]] = field(default_factory=list)
 
     def claim(self, order_id: str, claim_id: str) -> Claim | None:
@@ -125,6 +127,7 @@ async def _save(conn: asyncpg.Connection, work: _Work, now: datetime) -> None:
     await store.save_facts(conn, list(work.changed_facts.values()))
     await store.save_claims(conn, list(work.changed_claims.values()), now)
     await store.append_history(conn, work.history)
+    await store.schedule_order_deadlines(conn, work.order_deadlines)
     await enqueue(conn, work.outbox)
 
 
@@ -136,6 +139,17 @@ def _on_fact(work: _Work, fact: OrderFact, envelope: Envelope[Any], policy: Poli
         return
     work.facts[fact.order_id] = after
     work.changed_facts[fact.order_id] = after
+    if isinstance(fact, BuyerContactedSeller) and policy.automatic_filing and after.known:
+        # When the seller's window to answer ends, the platform may file for the buyer.
+        work.order_deadlines.append(
+            store.Deadline(
+                AUTOMATIC_FILING,
+                lifecycle.platform_claim_id(fact.order_id, fact.contact_id),
+                eligibility.contact_window_end(fact.contacted_at, after, policy),
+                fact.order_id,
+                fact.contact_id,
+            )
+        )
     for claim in list(work.claims_by_order.get(fact.order_id, [])):
         if claim.held:
             # A held claim is judged as of when it was filed, with the facts known now: the
@@ -197,18 +211,35 @@ async def fire_deadlines(
         due = await store.due_deadlines(conn, now, limit)
         if not due:
             return 0
-        claims = await store.load_claims(conn, (claim_id for _, claim_id, _ in due))
-        work = _Work(facts={}, claims_by_order={})
+        claims = await store.load_claims(conn, (d.claim_id for d in due))
+        order_ids = [d.order_id for d in due if d.order_id is not None]
+        work = await _load(conn, order_ids) if order_ids else _Work(facts={}, claims_by_order={})
         for loaded in claims.values():
-            work.claims_by_order.setdefault(loaded.state.order_id, []).append(loaded)
-        for kind, claim_id, due_at in due:
-            found = claims.get(claim_id)
+            siblings = work.claims_by_order.setdefault(loaded.state.order_id, [])
+            if all(c.state.claim_id != loaded.state.claim_id for c in siblings):
+                siblings.append(loaded)
+        for deadline in due:
+            cause = Cause.deadline(deadline.kind, deadline.claim_id, deadline.due_at)
+            if deadline.kind == AUTOMATIC_FILING:
+                facts = work.facts.get(deadline.order_id or "")
+                if facts is not None and deadline.contact_id is not None:
+                    transition = lifecycle.automatic_filing(
+                        facts,
+                        deadline.contact_id,
+                        open_claim=work.open_claim(facts.order_id, deadline.claim_id),
+                        now=now,
+                        policy=policy,
+                    )
+                    work.apply(transition, cause, now)
+                continue
+            found = claims.get(deadline.claim_id)
             if found is None:
                 continue
             # A claim with two deadlines due at once sees the first one's outcome.
-            current = work.claim(found.state.order_id, claim_id) or found
+            current = work.claim(found.state.order_id, deadline.claim_id) or found
+            kind = cast(lifecycle.DeadlineKind, deadline.kind)
             transition = lifecycle.deadline_due(current, kind, now=now, policy=policy)
-            work.apply(transition, Cause.deadline(kind, claim_id, due_at), now)
-        await store.delete_deadlines(conn, [(kind, claim_id) for kind, claim_id, _ in due])
+            work.apply(transition, cause, now)
+        await store.delete_deadlines(conn, [(d.kind, d.claim_id) for d in due])
         await _save(conn, work, now)
         return len(due)

@@ -8,6 +8,7 @@ nothing and yields ``claim.command_rejected`` with the reason.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal, TypeVar
@@ -19,8 +20,10 @@ from adjudication import decisions, eligibility
 from adjudication.facts import OrderFacts
 from adjudication.messages import buyer_message_from
 from adjudication.policy import Policy
+from contracts.base import PositiveMoney
 from contracts.claims import (
     AcceptResponse,
+    Actor,
     AppealClaim,
     AppealRuling,
     ClaimActionRequired,
@@ -47,6 +50,7 @@ from contracts.claims import (
     ReplacementResponse,
     RespondToClaim,
     ReviewDecision,
+    SellerContact,
     WithdrawClaim,
 )
 from contracts.envelope import Payload
@@ -67,10 +71,12 @@ APPEAL_FILED: Final = "appeal.filed_within_window"
 APPEAL_UPHELD: Final = "appeal.upheld"
 APPEAL_REVERSED: Final = "appeal.reversed"
 AUTOMATIC_FILING: Final = "filing.automatic_after_silent_contact"
+PLATFORM_NAMESPACE: Final = uuid.UUID("7c0e4b1a-2f7e-4d0b-8f34-9e1d6a3b5c20")
 
 OPEN_STATUSES: Final = frozenset({"filed", "action_required", "under_review", "appealed"})
 E = TypeVar("E", bound=ClaimEvent)
 DeadlineKind = Literal["respond_by", "replacement_due_by", "hold_until"]
+"""Deadlines on a claim. (The platform's automatic filing is an order deadline: see handlers.)"""
 
 
 class Claim(BaseModel):
@@ -219,6 +225,7 @@ def file_claim(
     open_claim: Claim | None,
     now: datetime,
     policy: Policy,
+    filed_rules: tuple[str, ...] = (),
 ) -> Transition:
     """A new claim: held while its order is unknown, else admitted to the seller or denied."""
     state = ClaimState(
@@ -256,7 +263,7 @@ def file_claim(
                 ),
             ),
         )
-    filed = _event(ClaimFiled, state, description=command.description)
+    filed = _event(ClaimFiled, state, description=command.description, rules=filed_rules)
     admission = _admit(claim, facts, open_claim, now, policy)
     return Transition(admission.claim, (filed, *admission.events))
 
@@ -332,6 +339,63 @@ def hold_expired(claim: Claim, *, now: datetime, policy: Policy) -> Transition:
     return Transition(
         denied,
         (_event(ClaimDenied, state, rules=rules, reason="unknown_order", message=message),),
+    )
+
+
+def platform_claim_id(order_id: str, contact_id: str) -> str:
+    """The id of the claim the platform files for a contact: the same on every replay."""
+    return (
+        "clm-p-"
+        + str(uuid.uuid5(PLATFORM_NAMESPACE, f"{order_id}/{contact_id}")).replace("-", "")[:20]
+    )
+
+
+def automatic_filing(
+    facts: OrderFacts,
+    contact_id: str,
+    *,
+    open_claim: Claim | None,
+    now: datetime,
+    policy: Policy,
+) -> Transition:
+    """The platform files for the buyer ("d'office") when the buyer reported a problem to the
+    seller, the seller never answered within the contact window, and the claim would be
+    admissible. Otherwise nothing happens: nobody asked, so nobody is told no."""
+    contact = facts.contacts.get(contact_id)
+    placed = facts.placed
+    if (
+        not policy.automatic_filing
+        or contact is None
+        or placed is None
+        or contact.topic == "other"
+        or contact_id in facts.replies
+        or open_claim is not None
+        or placed.total.amount <= 0
+    ):
+        return Transition(None)
+    amount = min(placed.total.amount, policy.claim_cap)
+    command = FileClaim(
+        claim_id=platform_claim_id(facts.order_id, contact_id),
+        order_id=facts.order_id,
+        actor=Actor(role="platform", subject="platform"),
+        buyer_id=contact.buyer_id,
+        reason=contact.topic,
+        amount=PositiveMoney(amount=amount, currency=placed.total.currency),
+        description="Filed by the platform: the seller did not answer the buyer's message.",
+        filed_by="platform",
+        contact=SellerContact(contact_id=contact_id, contacted_at=contact.contacted_at),
+        language=placed.buyer_language,
+    )
+    verdict = eligibility.check_filing(command, facts, open_claim_id=None, now=now, policy=policy)
+    if not verdict.admitted:
+        return Transition(None)
+    return file_claim(
+        command,
+        facts=facts,
+        open_claim=None,
+        now=now,
+        policy=policy,
+        filed_rules=(AUTOMATIC_FILING,),
     )
 
 

@@ -7,6 +7,7 @@ outbox rows commit or roll back together (see :mod:`adjudication.handlers`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import asyncpg
 
 from adjudication.facts import OrderFacts
-from adjudication.lifecycle import Claim, DeadlineKind, pending_deadlines
+from adjudication.lifecycle import Claim, pending_deadlines
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -119,22 +120,42 @@ async def append_history(
         )
 
 
-async def due_deadlines(
-    conn: asyncpg.Connection, now: datetime, limit: int
-) -> list[tuple[DeadlineKind, str, datetime]]:
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """A stored deadline: on a claim, or (automatic filing) on an order's contact."""
+
+    kind: str
+    claim_id: str
+    due_at: datetime
+    order_id: str | None = None
+    contact_id: str | None = None
+
+
+async def due_deadlines(conn: asyncpg.Connection, now: datetime, limit: int) -> list[Deadline]:
     """Deadlines due by ``now``, locked so that two schedulers never fire the same one."""
     rows = await conn.fetch(
-        "SELECT kind, claim_id, due_at FROM deadlines WHERE due_at <= $1"
+        "SELECT kind, claim_id, due_at, order_id, contact_id FROM deadlines WHERE due_at <= $1"
         " ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
         now,
         limit,
     )
-    return [(row["kind"], row["claim_id"], row["due_at"]) for row in rows]
+    return [
+        Deadline(r["kind"], r["claim_id"], r["due_at"], r["order_id"], r["contact_id"])
+        for r in rows
+    ]
 
 
-async def delete_deadlines(
-    conn: asyncpg.Connection, fired: Sequence[tuple[DeadlineKind, str]]
-) -> None:
+async def schedule_order_deadlines(conn: asyncpg.Connection, deadlines: Sequence[Deadline]) -> None:
+    """Store order-level deadlines; one already stored for the same claim id is kept."""
+    if deadlines:
+        await conn.executemany(
+            "INSERT INTO deadlines (kind, claim_id, due_at, order_id, contact_id)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kind, claim_id) DO NOTHING",
+            [(d.kind, d.claim_id, d.due_at, d.order_id, d.contact_id) for d in deadlines],
+        )
+
+
+async def delete_deadlines(conn: asyncpg.Connection, fired: Sequence[tuple[str, str]]) -> None:
     if fired:
         await conn.executemany("DELETE FROM deadlines WHERE kind = $1 AND claim_id = $2", fired)
 
