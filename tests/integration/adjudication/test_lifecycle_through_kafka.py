@@ -3,21 +3,36 @@ out, exactly once."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from adjudication.app import create_app
+from adjudication.auth_tokens import TokenGrant
 from adjudication.lifecycle import platform_claim_id
 from adjudication.settings import AdjudicationSettings
 from contracts import codec
+from contracts.base import PositiveMoney
+from contracts.claims import (
+    Actor,
+    DecideClaim,
+    DisputeResponse,
+    MessageEvidence,
+    RefundResponse,
+    RespondToClaim,
+    ReviewDecision,
+    WithdrawClaim,
+)
 from contracts.codec import ContractError
 from contracts.envelope import Payload, wrap
 from contracts.topics import CLAIMS_COMMANDS, CLAIMS_EVENTS, ORDERS, by_name
@@ -36,11 +51,23 @@ pytestmark = pytest.mark.integration
 FILED = ESTIMATED_DELIVERY + timedelta(days=3)
 
 
+def _digest(who: str) -> str:
+    return hashlib.sha256(f"token-{who}".encode()).hexdigest()
+
+
+def _bearer(who: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer token-{who}"}
+
+
 @pytest.fixture
 async def adjudication(kafka_bootstrap_servers: str, database_url: str) -> AsyncIterator[FastAPI]:
     group = f"adjudication-test-{uuid.uuid4().hex[:8]}"
     await skip_to_end(kafka_bootstrap_servers, group, [ORDERS.name, CLAIMS_COMMANDS.name])
     settings = AdjudicationSettings(
+        tokens=(
+            TokenGrant(sha256=_digest("seller"), role="seller", subject="seller-acme"),
+            TokenGrant(sha256=_digest("other"), role="seller", subject="seller-other"),
+        ),
         kafka_bootstrap_servers=kafka_bootstrap_servers,
         database_url=database_url,
         consumer_group=group,
@@ -173,3 +200,90 @@ async def test_the_platform_files_for_a_buyer_the_seller_never_answered(
     assert filed.type == "claim.filed"
     assert filed.claim.filed_by == "platform"
     assert codec.decode(CLAIMS_EVENTS, records[1].value).type == "claim.action_required"
+
+
+SELLER_ACTOR = Actor(role="seller", subject="seller-acme")
+BUYER_ACTOR = Actor(role="buyer", subject="buyer-42")
+REVIEWER = Actor(role="reviewer", subject="rev-1")
+
+
+async def _admitted(order: Orders, events: Any) -> None:
+    await order.send(placed(), ESTIMATED_DELIVERY - timedelta(days=7))
+    await order.send(shipped(), ESTIMATED_DELIVERY - timedelta(days=6))
+    await order.send(contacted(), CONTACTED)
+    await order.send(filing(), FILED)
+    await events.collect(_for(order.claim_id), count=2)
+
+
+def _types(records: list[Any]) -> list[str]:
+    return [codec.decode(CLAIMS_EVENTS, r.value).type for r in records]
+
+
+def _last_state(records: list[Any]) -> Any:
+    return codec.decode(CLAIMS_EVENTS, records[-1].value).data.claim
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected_types", "expected"),
+    [
+        pytest.param(
+            [RespondToClaim(claim_id="x", order_id="x", actor=SELLER_ACTOR,
+                            response=RefundResponse(amount=PositiveMoney(
+                                amount=Decimal("100.00"), currency="EUR")))],
+            ["claim.responded", "claim.closed"], ("refunded_by_seller", "seller", True),
+            id="refunded_by_the_seller"),
+        pytest.param(
+            [WithdrawClaim(claim_id="x", order_id="x", actor=BUYER_ACTOR)],
+            ["claim.closed"], ("withdrawn", "none", False), id="withdrawn"),
+        pytest.param(
+            [RespondToClaim(claim_id="x", order_id="x", actor=SELLER_ACTOR,
+                            response=DisputeResponse(evidence=(MessageEvidence(
+                                sent_at=FILED, text="It was delivered."),))),
+             DecideClaim(claim_id="x", order_id="x", actor=REVIEWER,
+                         decision=ReviewDecision(outcome="granted", funded_by="platform"))],
+            ["claim.responded", "claim.granted_or_review", "claim.decided", "claim.closed"],
+            ("granted", "platform", False), id="reviewer_grants_platform_funded"),
+    ],
+)  # fmt: skip
+async def test_each_lifecycle_path_reaches_its_outcome_through_kafka(
+    adjudication: FastAPI, producer: AIOKafkaProducer, kafka_bootstrap_servers: str,
+    steps: list[Any], expected_types: list[str], expected: tuple[str, str, bool],
+) -> None:  # fmt: skip
+    order = Orders(producer)
+    async with tail(kafka_bootstrap_servers, CLAIMS_EVENTS.name) as events:
+        await _admitted(order, events)
+        for step in steps:
+            await order.send(step, FILED + timedelta(hours=1))
+        records = await events.collect(_for(order.claim_id), count=len(expected_types))
+    types = _types(records)
+    # A dispute that no rule settles goes to a reviewer before the decision.
+    wanted = [t if t != "claim.granted_or_review" else "claim.under_review" for t in expected_types]
+    assert types == wanted
+    state = _last_state(records)
+    assert (state.resolution, state.funded_by, state.counts_toward_odr) == expected
+
+
+async def test_the_read_api_shows_a_claim_to_its_parties_only(
+    adjudication: FastAPI, producer: AIOKafkaProducer, kafka_bootstrap_servers: str
+) -> None:
+    order = Orders(producer)
+    async with tail(kafka_bootstrap_servers, CLAIMS_EVENTS.name) as events:
+        await _admitted(order, events)
+    transport = httpx.ASGITransport(app=adjudication)
+    async with httpx.AsyncClient(transport=transport, base_url="http://adjudication") as client:
+        mine = await client.get(f"/v1/claims/{order.claim_id}", headers=_bearer("seller"))
+        theirs = await client.get(f"/v1/claims/{order.claim_id}", headers=_bearer("other"))
+        anonymous = await client.get(f"/v1/claims/{order.claim_id}")
+        queue = await client.get(
+            "/v1/sellers/seller-acme/claims?tab=action_required", headers=_bearer("seller")
+        )
+        other_queue = await client.get("/v1/sellers/seller-acme/claims", headers=_bearer("other"))
+    assert mine.status_code == 200
+    body = mine.json()
+    assert body["status"] == "action_required"
+    assert "respond_by" in body["deadlines"]
+    assert set(body["actions"]["seller"]) == {"refund", "replacement_sent", "accept", "dispute"}
+    assert [h["type"] for h in body["history"]] == ["claim.filed", "claim.action_required"]
+    assert (theirs.status_code, anonymous.status_code) == (404, 401)
+    assert order.claim_id in [c["claim_id"] for c in queue.json()["claims"]]
+    assert other_queue.status_code == 403

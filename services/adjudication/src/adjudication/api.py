@@ -4,7 +4,7 @@ by tab; a buyer's claims; the reviewer queue. A seller sees only their claims, a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -39,9 +39,12 @@ def _view(claim: Claim, now: datetime) -> dict[str, Any]:
 
 
 def build_router(
-    pool: Callable[[], asyncpg.Pool], readers: Readers, clock: Callable[[], datetime]
+    pool: Callable[[], asyncpg.Pool],
+    readers: Readers,
+    clock: Callable[[], Awaitable[datetime]],
 ) -> APIRouter:
-    """Routes reading the service's own tables."""
+    """Routes reading the service's own tables. ``clock`` is the service's "now" (the wall
+    clock, or the event-time watermark), so the actions shown are the ones the rules allow."""
     router = APIRouter(prefix="/v1", tags=["claims"])
 
     def reader_of(request: Request) -> Reader:
@@ -71,7 +74,7 @@ def build_router(
                 " ORDER BY id",
                 claim_id,
             )
-        body = _view(claim, clock())
+        body = _view(claim, await clock())
         body["history"] = [
             {
                 "type": h["type"],
@@ -101,9 +104,9 @@ def build_router(
         async with pool().acquire() as conn:
             args: list[Any] = [seller_id]
             if "$2" in query:
-                args.append(clock())
+                args.append(await clock())
             rows = await conn.fetch(query, *args)
-        now = clock()
+        now = await clock()
         return _json(
             {
                 "tab": tab,
@@ -121,7 +124,7 @@ def build_router(
                 "SELECT claim FROM claims WHERE buyer_id = $1 ORDER BY updated_at DESC LIMIT 200",
                 buyer_id,
             )
-        now = clock()
+        now = await clock()
         return _json({"claims": [_view(Claim.model_validate_json(r["claim"]), now) for r in rows]})
 
     @router.get("/review-queue", summary="Claims waiting for a reviewer, oldest first")
@@ -134,7 +137,7 @@ def build_router(
                 "SELECT claim FROM claims WHERE status IN"
                 " ('under_review', 'appealed') ORDER BY updated_at LIMIT 200"
             )
-        now = clock()
+        now = await clock()
         return _json({"claims": [_view(Claim.model_validate_json(r["claim"]), now) for r in rows]})
 
     return router

@@ -109,7 +109,14 @@ def create_app(
             await db.close()
 
     app = FastAPI(title="A-to-z claims: adjudication", version="1.0.0", lifespan=lifespan)
-    app.include_router(build_router(pool, Readers(settings.tokens), clock))
+
+    async def service_now() -> datetime:
+        if settings.clock == "event":
+            async with pool().acquire() as conn:
+                return await store.watermark(conn) or clock()
+        return clock()
+
+    app.include_router(build_router(pool, Readers(settings.tokens), service_now))
 
     @app.get("/health/live", tags=["operations"])
     async def live() -> dict[str, str]:
