@@ -24,17 +24,23 @@ from adjudication.settings import AdjudicationSettings
 from contracts import codec
 from contracts.base import PositiveMoney
 from contracts.claims import (
+    AcceptResponse,
     Actor,
+    AppealClaim,
+    AppealRuling,
     DecideClaim,
     DisputeResponse,
     MessageEvidence,
+    ProofOfDelivery,
     RefundResponse,
+    ReplacementResponse,
     RespondToClaim,
     ReviewDecision,
     WithdrawClaim,
 )
 from contracts.codec import ContractError
 from contracts.envelope import Payload, wrap
+from contracts.orders import OrderDelivered, OrderRefunded
 from contracts.topics import CLAIMS_COMMANDS, CLAIMS_EVENTS, ORDERS, by_name
 from tests.support.kafka import skip_to_end, tail
 from tests.unit.adjudication.builders import (
@@ -287,3 +293,151 @@ async def test_the_read_api_shows_a_claim_to_its_parties_only(
     assert (theirs.status_code, anonymous.status_code) == (404, 401)
     assert order.claim_id in [c["claim_id"] for c in queue.json()["claims"]]
     assert other_queue.status_code == 403
+
+
+async def test_signed_proof_of_delivery_grants_platform_funded_without_odr_impact(
+    adjudication: FastAPI, producer: AIOKafkaProducer, kafka_bootstrap_servers: str
+) -> None:
+    order = Orders(producer)
+    async with tail(kafka_bootstrap_servers, CLAIMS_EVENTS.name) as events:
+        await _admitted(order, events)
+        proof = ProofOfDelivery(
+            carrier="colissimo",
+            tracking_id="6A1",
+            delivered_at=ESTIMATED_DELIVERY,
+            signature_obtained=True,
+        )
+        dispute = RespondToClaim(
+            claim_id="x",
+            order_id="x",
+            actor=SELLER_ACTOR,
+            response=DisputeResponse(evidence=(proof,)),
+        )
+        await order.send(dispute, FILED + timedelta(hours=1))
+        records = await events.collect(_for(order.claim_id), count=3)
+    assert _types(records) == ["claim.responded", "claim.decided", "claim.closed"]
+    decided = codec.decode(CLAIMS_EVENTS, records[1].value).data
+    assert decided.rules == ("decision.signed_proof_of_delivery",)
+    state = _last_state(records)
+    assert (state.resolution, state.funded_by, state.counts_toward_odr) == (
+        "granted",
+        "platform",
+        False,
+    )
+
+
+async def test_a_replacement_is_closed_when_delivered_or_sent_back_to_the_seller_when_late(
+    adjudication: FastAPI, producer: AIOKafkaProducer, kafka_bootstrap_servers: str
+) -> None:
+    delivered, late = Orders(producer), Orders(producer)
+    eta = FILED + timedelta(days=4)
+    replacement = RespondToClaim(
+        claim_id="x",
+        order_id="x",
+        actor=SELLER_ACTOR,
+        response=ReplacementResponse(carrier="ups", tracking_id="1Z-R", estimated_delivery=eta),
+    )
+    async with tail(kafka_bootstrap_servers, CLAIMS_EVENTS.name) as events:
+        await _admitted(delivered, events)
+        await _admitted(late, events)
+        await delivered.send(replacement, FILED + timedelta(hours=1))
+        await late.send(replacement, FILED + timedelta(hours=1))
+        arrival = OrderDelivered(
+            order_id="x",
+            seller_id="seller-acme",
+            shipment_id="shp-r",
+            delivered_at=eta - timedelta(days=1),
+            carrier="ups",
+            tracking_id="1Z-R",
+        )
+        await delivered.send(arrival, eta - timedelta(days=1))
+        # One collector for both claims: a tail hands each record to one collect only.
+        both = await events.collect(
+            lambda r: _for(delivered.claim_id)(r) or _for(late.claim_id)(r), count=3
+        )
+        # Event time moves past the late replacement's date: back to the seller's queue.
+        await late.send(contacted(contact_id="msg-later"), eta + timedelta(hours=1))
+        overdue = await events.collect(_for(late.claim_id), count=1)
+    replaced = [r for r in both if _for(delivered.claim_id)(r)]
+    assert _types(replaced) == ["claim.responded", "claim.closed"]
+    assert _last_state(replaced).resolution == "replaced"
+    assert _types(overdue) == ["claim.action_required"]
+    assert _last_state(overdue).status == "action_required"
+
+
+async def test_a_seller_appeal_reversed_moves_the_money_to_the_platform(
+    adjudication: FastAPI, producer: AIOKafkaProducer, kafka_bootstrap_servers: str
+) -> None:
+    order = Orders(producer)
+    async with tail(kafka_bootstrap_servers, CLAIMS_EVENTS.name) as events:
+        await _admitted(order, events)
+        await order.send(
+            RespondToClaim(
+                claim_id="x", order_id="x", actor=SELLER_ACTOR, response=AcceptResponse()
+            ),
+            FILED + timedelta(hours=1),
+        )
+        await events.collect(_for(order.claim_id), count=3)
+        await order.send(
+            AppealClaim(
+                claim_id="x",
+                order_id="x",
+                actor=SELLER_ACTOR,
+                appeal_id="apl-1",
+                statement="The buyer has it.",
+            ),
+            FILED + timedelta(days=2),
+        )
+        await order.send(
+            DecideClaim(
+                claim_id="x",
+                order_id="x",
+                actor=REVIEWER,
+                decision=AppealRuling(appeal_id="apl-1", outcome="reversed"),
+            ),
+            FILED + timedelta(days=3),
+        )
+        records = await events.collect(_for(order.claim_id), count=2)
+    assert _types(records) == ["claim.appealed", "claim.appeal_decided"]
+    state = _last_state(records)
+    assert (state.funded_by, state.counts_toward_odr) == ("platform", False)
+
+
+async def test_the_same_order_fact_twice_changes_nothing(
+    adjudication: FastAPI,
+    producer: AIOKafkaProducer,
+    kafka_bootstrap_servers: str,
+    database_url: str,
+) -> None:
+    order = Orders(producer)
+    async with tail(kafka_bootstrap_servers, CLAIMS_EVENTS.name) as events:
+        await _admitted(order, events)
+        refund = OrderRefunded(
+            order_id="x",
+            seller_id="seller-acme",
+            refund_id="rf-1",
+            refunded_at=FILED + timedelta(hours=2),
+            initiated_by="seller",
+            amount=PositiveMoney(amount=Decimal("100.00"), currency="EUR"),
+        )
+        fact_id = await order.send(refund, FILED + timedelta(hours=2))
+        await order.send(refund, FILED + timedelta(hours=2), event_id=fact_id)  # redelivered
+        await order.send(refund, FILED + timedelta(hours=2))  # re-sent by the order system
+        [closed] = await events.collect(_for(order.claim_id), count=1)
+    assert _types([closed]) == ["claim.closed"]
+    conn = await asyncpg.connect(database_url)
+    try:
+        history = await conn.fetch(
+            "SELECT type FROM claim_history WHERE claim_id = $1 ORDER BY id", order.claim_id
+        )
+        facts = await conn.fetchval(
+            "SELECT facts FROM order_facts WHERE order_id = $1", order.order_id
+        )
+    finally:
+        await conn.close()
+    assert [row["type"] for row in history] == [
+        "claim.filed",
+        "claim.action_required",
+        "claim.closed",
+    ]
+    assert '"rf-1"' in facts

@@ -398,9 +398,7 @@ def test_a_held_claim_is_judged_as_of_its_filing_when_its_order_arrives_later() 
 
 def test_the_platform_files_when_the_seller_never_answered_the_buyer() -> None:
     facts = order_facts()  # the buyer wrote on the 9th; nobody answered
-    transition = lifecycle.automatic_filing(
-        facts, "msg-1", open_claim=None, now=FILED, policy=POLICY
-    )
+    transition = lifecycle.automatic_filing(facts, "msg-1", claims=[], now=FILED, policy=POLICY)
     assert _types(transition) == ["claim.filed", "claim.action_required"]
     assert transition.claim is not None
     assert transition.claim.state.filed_by == "platform"
@@ -414,7 +412,7 @@ def test_the_platform_does_not_file_when_the_seller_answered() -> None:
         order_id=ORDER, seller_id=SELLER, contact_id="msg-1", replied_at=FILED - timedelta(days=2)
     )
     transition = lifecycle.automatic_filing(
-        order_facts(replied), "msg-1", open_claim=None, now=FILED, policy=POLICY
+        order_facts(replied), "msg-1", claims=[], now=FILED, policy=POLICY
     )
     assert transition == Transition(None)
 
@@ -422,7 +420,7 @@ def test_the_platform_does_not_file_when_the_seller_answered() -> None:
 def test_the_platform_does_not_file_a_claim_that_would_be_denied() -> None:
     too_early = ESTIMATED_DELIVERY  # not received: not before 3 days after the estimate
     transition = lifecycle.automatic_filing(
-        order_facts(), "msg-1", open_claim=None, now=too_early, policy=POLICY
+        order_facts(), "msg-1", claims=[], now=too_early, policy=POLICY
     )
     assert transition == Transition(None)
 
@@ -430,6 +428,14 @@ def test_the_platform_does_not_file_a_claim_that_would_be_denied() -> None:
 def test_automatic_filing_is_a_setting() -> None:
 
     transition = lifecycle.automatic_filing(
-        order_facts(), "msg-1", open_claim=None, now=FILED, policy=Policy(automatic_filing=False)
+        order_facts(), "msg-1", claims=[], now=FILED, policy=Policy(automatic_filing=False)
+    )
+    assert transition == Transition(None)
+
+
+def test_the_platform_does_not_file_again_when_the_buyer_already_claimed() -> None:
+    claim = _admitted()
+    transition = lifecycle.automatic_filing(
+        order_facts(), "msg-1", claims=[claim], now=FILED + timedelta(days=5), policy=POLICY
     )
     assert transition == Transition(None)

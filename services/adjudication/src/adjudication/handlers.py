@@ -226,7 +226,7 @@ async def fire_deadlines(
                     transition = lifecycle.automatic_filing(
                         facts,
                         deadline.contact_id,
-                        open_claim=work.open_claim(facts.order_id, deadline.claim_id),
+                        claims=work.claims_by_order.get(facts.order_id, []),
                         now=now,
                         policy=policy,
                     )

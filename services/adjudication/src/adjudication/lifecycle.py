@@ -9,6 +9,7 @@ nothing and yields ``claim.command_rejected`` with the reason.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal, TypeVar
@@ -354,14 +355,18 @@ def automatic_filing(
     facts: OrderFacts,
     contact_id: str,
     *,
-    open_claim: Claim | None,
+    claims: Sequence[Claim],
     now: datetime,
     policy: Policy,
 ) -> Transition:
     """The platform files for the buyer ("d'office") when the buyer reported a problem to the
     seller, the seller never answered within the contact window, and the claim would be
-    admissible. Otherwise nothing happens: nobody asked, so nobody is told no."""
+    admissible. Otherwise nothing happens: nobody asked, so nobody is told no. A claim on the
+    order filed since the buyer wrote (open or decided) already answers that message."""
     contact = facts.contacts.get(contact_id)
+    answered = contact is not None and any(
+        claim.state.filed_at >= contact.contacted_at or claim.is_open for claim in claims
+    )
     placed = facts.placed
     if (
         not policy.automatic_filing
@@ -369,7 +374,7 @@ def automatic_filing(
         or placed is None
         or contact.topic == "other"
         or contact_id in facts.replies
-        or open_claim is not None
+        or answered
         or placed.total.amount <= 0
     ):
         return Transition(None)
