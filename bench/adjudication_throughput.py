@@ -47,6 +47,8 @@ from tests.unit.adjudication.builders import (
 
 RESULTS = Path(__file__).parent / "results"
 FILED = ESTIMATED_DELIVERY + timedelta(days=3)
+LATENCY_SECONDS = 10
+LATENCY_ORDERS = 5000
 
 
 def _env(name: str, default: str) -> str:
@@ -134,14 +136,18 @@ async def _ours(kafka: str, postgres: str, claims: int) -> dict[str, Any]:
     )
     await producer.start()
     orders = [_order(i, run) for i in range(claims)]
+    # Orders for the latency phase, whose commands are paced instead of backlogged.
+    paced = [_order(claims + i, run) for i in range(LATENCY_ORDERS)]
     try:
         # Facts first, applied by a first run of the service (not timed).
         await _produce(
-            producer, [f for facts, _ in orders for f in facts], FILED - timedelta(days=4)
+            producer,
+            [f for facts, _ in orders + paced for f in facts],
+            FILED - timedelta(days=4),
         )
         async with LifespanManager(create_app(settings), startup_timeout=60):
             conn = await asyncpg.connect(url)
-            while await conn.fetchval("SELECT count(*) FROM order_facts") < claims:  # noqa: ASYNC110  # polls another process's progress
+            while await conn.fetchval("SELECT count(*) FROM order_facts") < len(orders + paced):  # noqa: ASYNC110  # polls another process's progress
                 await asyncio.sleep(0.2)
             await conn.close()
         # The backlog of commands, then the service again, timed until every decision is out.
@@ -153,16 +159,72 @@ async def _ours(kafka: str, postgres: str, claims: int) -> dict[str, Any]:
         )
         async with LifespanManager(create_app(settings), startup_timeout=60):
             finished = await counting
-        elapsed = finished - began
+            elapsed = finished - began
+            # Then commands at half that rate: time from producing each to its decision.
+            latencies = await _paced_latencies(
+                kafka, producer, [c for _, c in paced], rate=claims / elapsed / 2
+            )
     finally:
         await producer.stop()
         await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         await admin.close()
+    ordered = sorted(latencies)
     return {
         "claims": claims,
         "seconds": round(elapsed, 2),
         "claims_per_second": round(claims / elapsed, 1),
+        "half_load_rate": round(claims / elapsed / 2, 1),
+        "half_load_claims": len(ordered),
+        "p50_ms": round(ordered[len(ordered) // 2] * 1000, 1),
+        "p99_ms": round(ordered[int(len(ordered) * 0.99)] * 1000, 1),
     }
+
+
+async def _paced_latencies(
+    kafka: str, producer: AIOKafkaProducer, commands: list[Payload], *, rate: float
+) -> list[float]:
+    """Produce ``commands`` at ``rate`` for up to LATENCY_SECONDS; seconds from each send to
+    its ``claim.action_required`` on ``claims.events.v1``."""
+    count = min(len(commands), int(rate * LATENCY_SECONDS))
+    sent: dict[str, float] = {}
+    start = await _ends(kafka, CLAIMS_EVENTS.name, CLAIMS_EVENTS.partitions)
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
+    await consumer.start()
+    consumer.assign(list(start))
+    for partition, offset in start.items():
+        consumer.seek(partition, offset)
+    latencies: list[float] = []
+
+    async def receive() -> None:
+        while len(latencies) < count:
+            batch = await consumer.getmany(timeout_ms=500)
+            now = time.perf_counter()
+            for records in batch.values():
+                for record in records:
+                    if b"claim.action_required" not in record.value:
+                        continue
+                    claim_id = json.loads(record.value)["data"]["claim_id"]
+                    if claim_id in sent:
+                        latencies.append(now - sent[claim_id])
+
+    receiving = asyncio.create_task(receive())
+    began = time.perf_counter()
+    for index, command in enumerate(commands[:count]):
+        due = began + index / rate
+        if (delay := due - time.perf_counter()) > 0:
+            await asyncio.sleep(delay)
+        envelope = wrap(command, source="/bench", subject=command.order_id, time=FILED)  # type: ignore[attr-defined]
+        sent[command.claim_id] = time.perf_counter()  # type: ignore[attr-defined]
+        await producer.send(
+            CLAIMS_COMMANDS.name,
+            codec.encode(envelope),
+            key=codec.message_key(CLAIMS_COMMANDS, envelope),
+        )
+    try:
+        await asyncio.wait_for(receiving, timeout=60)
+    finally:
+        await consumer.stop()
+    return latencies
 
 
 async def _baseline(kafka: str, claims: int) -> dict[str, Any]:
@@ -281,7 +343,10 @@ def main() -> None:
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "adjudication_throughput.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(f"ours {ours}/s, baseline {baseline}/s, ratio {ours / baseline:.3f}")
+    print(
+        f"ours {ours}/s, baseline {baseline}/s, ratio {ours / baseline:.3f}; at half load "
+        f"p50 {result['ours']['p50_ms']} ms, p99 {result['ours']['p99_ms']} ms"
+    )
 
 
 if __name__ == "__main__":
