@@ -153,8 +153,12 @@ def _denial_message(
     # Dates read in the marketplace's own time zone: "from March 12" means its local March 12.
     zone = ZoneInfo(policy.calendar_for(claim.marketplace_id).timezone)
     local = {k: v.astimezone(zone) if isinstance(v, datetime) else v for k, v in params.items()}
+    # The buyer's language when they gave it, else the marketplace's.
     return buyer_message_from(
-        reason, claim.filing.language, local, default_language=policy.default_language
+        reason,
+        claim.filing.language,
+        local,
+        default_language=policy.language_for(claim.marketplace_id),
     )
 
 

@@ -44,6 +44,13 @@ class Policy:
     unknown_order_hold: timedelta = timedelta(hours=24)
     default_language: str = "en"
     calendars: dict[str, MarketplaceCalendar] = field(default_factory=dict)
+    languages: dict[str, str] = field(default_factory=dict)
+
+    def language_for(self, marketplace_id: str | None) -> str:
+        """The marketplace's language, for buyers who did not say theirs."""
+        if marketplace_id is not None and marketplace_id in self.languages:
+            return self.languages[marketplace_id]
+        return self.default_language
 
     def calendar_for(self, marketplace_id: str | None) -> MarketplaceCalendar:
         """The marketplace's business calendar (UTC, no holidays, when none is configured)."""
