@@ -56,6 +56,11 @@ async def _scheduler(
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             log.warning("scheduler.retry", error=str(error))
             fired = 0
+        except Exception:
+            # A bug must not stop every deadline for good: log it loudly and keep going (the
+            # deadline stays in its table, so it is tried again).
+            log.exception("scheduler.failed")
+            fired = 0
         if not fired:
             await asyncio.sleep(settings.scheduler_interval_seconds)
 
