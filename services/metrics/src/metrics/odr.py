@@ -1,0 +1,227 @@
+"""Order Defect Rate arithmetic: pure, exact, and I/O-free.
+
+Two folds and a few formulas:
+
+* :func:`apply` folds ``orders.v1`` and ``claims.events.v1`` into one order's
+  :class:`OrderDefects` (a claim counts by its latest version only; feedback and chargebacks by
+  their ids), so duplicates and reorderings give the same state.
+* :func:`is_defective` says whether an order is a defect: one defect per order whatever its
+  causes (a counting claim, negative feedback not removed, a service chargeback).
+* :func:`window_rate` sums per-day counts over the 60-day window ending at ``as_of - lag``;
+  :func:`status`, :func:`orders_to_recover` and :func:`projected_crossing` answer the seller's
+  questions. Rates are :class:`~decimal.Decimal` fractions, never floats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Literal
+
+from contracts.claims import ClaimEvent
+from contracts.orders import (
+    ChargebackFiled,
+    FeedbackPosted,
+    FeedbackRemoved,
+    OrderFact,
+    OrderPlaced,
+)
+from contracts.sellers import AccountStatus
+
+Channel = Literal["seller_fulfilled", "platform_fulfilled"]
+NEGATIVE_RATING_AT_MOST = 2
+
+
+@dataclass(frozen=True, slots=True)
+class OdrSettings:
+    """The metric's settings (PRODUCT.md defaults)."""
+
+    window_days: int = 60
+    lag_days: int = 0
+    target: Decimal = Decimal("0.01")
+    deactivation_line: Decimal | None = None
+    pending_claims_count: bool = True
+    minimum_orders: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimMark:
+    """What the latest version of a claim says about the ODR."""
+
+    version: int
+    counts: bool
+    pending: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OrderDefects:
+    """One order's defect causes. ``placed`` is None until ``order.placed`` is seen."""
+
+    order_id: str
+    seller_id: str
+    channel: Channel | None = None
+    order_date: date | None = None
+    claims: Mapping[str, ClaimMark] = field(default_factory=dict)
+    feedback: Mapping[str, bool] = field(default_factory=dict)  # id -> negative and not removed
+    removed_feedback: frozenset[str] = frozenset()
+    service_chargebacks: frozenset[str] = frozenset()
+
+    @property
+    def known(self) -> bool:
+        return self.order_date is not None
+
+
+def apply(state: OrderDefects | None, event: OrderFact | ClaimEvent, seller_id: str | None = None
+          ) -> OrderDefects:  # fmt: skip
+    """The order's state after ``event``; applying the same event twice changes nothing."""
+    if state is None:
+        owner = getattr(event, "seller_id", None) or seller_id or ""
+        state = OrderDefects(order_id=event.order_id, seller_id=owner)
+    if isinstance(event, OrderPlaced):
+        channel: Channel = (
+            "seller_fulfilled" if event.fulfillment == "merchant" else "platform_fulfilled"
+        )
+        return replace(state, seller_id=event.seller_id, channel=channel,
+                       order_date=event.placed_at.date())  # fmt: skip
+    if isinstance(event, FeedbackPosted):
+        if event.feedback_id in state.removed_feedback:
+            return state  # removed before we saw it posted: stays removed
+        negative = event.rating <= NEGATIVE_RATING_AT_MOST
+        return replace(state, feedback={**state.feedback, event.feedback_id: negative})
+    if isinstance(event, FeedbackRemoved):
+        feedback = {**state.feedback, event.feedback_id: False}
+        return replace(state, feedback=feedback,
+                       removed_feedback=state.removed_feedback | {event.feedback_id})  # fmt: skip
+    if isinstance(event, ChargebackFiled):
+        if event.kind != "service":
+            return state  # fraud chargebacks are not the seller's defect
+        return replace(state, service_chargebacks=state.service_chargebacks | {event.chargeback_id})
+    if isinstance(event, ClaimEvent):
+        claim = event.claim
+        known = state.claims.get(claim.claim_id)
+        if known is not None and known.version >= claim.version:
+            return state  # a stale or repeated event
+        mark = ClaimMark(claim.version, claim.counts_toward_odr, claim.status != "closed")
+        return replace(state, claims={**state.claims, claim.claim_id: mark})
+    return state
+
+
+@dataclass(frozen=True, slots=True)
+class Causes:
+    claim: bool
+    negative_feedback: bool
+    chargeback: bool
+
+    @property
+    def defective(self) -> bool:
+        return self.claim or self.negative_feedback or self.chargeback
+
+
+def causes(state: OrderDefects, settings: OdrSettings) -> Causes:
+    """Which kinds of defect the order has now."""
+    claim = any(
+        mark.counts and (settings.pending_claims_count or not mark.pending)
+        for mark in state.claims.values()
+    )
+    return Causes(claim=claim, negative_feedback=any(state.feedback.values()),
+                  chargeback=bool(state.service_chargebacks))  # fmt: skip
+
+
+def is_defective(state: OrderDefects, settings: OdrSettings) -> bool:
+    """One defect per order, whatever its causes."""
+    return causes(state, settings).defective
+
+
+@dataclass(frozen=True, slots=True)
+class DayCounts:
+    """One seller's orders of one day and channel, and how many of them are defects."""
+
+    orders: int = 0
+    defective: int = 0
+    claims: int = 0
+    negative_feedback: int = 0
+    chargebacks: int = 0
+
+    def __add__(self, other: DayCounts) -> DayCounts:
+        return DayCounts(self.orders + other.orders, self.defective + other.defective,
+                         self.claims + other.claims,
+                         self.negative_feedback + other.negative_feedback,
+                         self.chargebacks + other.chargebacks)  # fmt: skip
+
+
+def contribution(state: OrderDefects, settings: OdrSettings) -> DayCounts:
+    """What one order adds to its day's counts."""
+    found = causes(state, settings)
+    return DayCounts(1, int(found.defective), int(found.claim), int(found.negative_feedback),
+                     int(found.chargeback))  # fmt: skip
+
+
+def window(as_of: date, settings: OdrSettings) -> tuple[date, date]:
+    """First and last order date counted: 60 days ending at ``as_of - lag``, both included."""
+    last = as_of - timedelta(days=settings.lag_days)
+    return last - timedelta(days=settings.window_days - 1), last
+
+
+def window_counts(days: Mapping[date, DayCounts], as_of: date, settings: OdrSettings) -> DayCounts:
+    """The sum of the days inside the window."""
+    first, last = window(as_of, settings)
+    total = DayCounts()
+    for day, counts in days.items():
+        if first <= day <= last:
+            total = total + counts
+    return total
+
+
+def rate(counts: DayCounts) -> Decimal:
+    """Defective orders / orders, exactly (0 with no orders)."""
+    if counts.orders == 0:
+        return Decimal(0)
+    return Decimal(counts.defective) / Decimal(counts.orders)
+
+
+def status(counts: DayCounts, settings: OdrSettings) -> AccountStatus:
+    """NORMAL strictly below the target; AT_RISK at or above; DEACTIVATION_RISK past the second
+    line when one is set. Below the minimum order count the sample is too small to judge."""
+    if counts.orders < settings.minimum_orders:
+        return "NORMAL"
+    current = rate(counts)
+    if settings.deactivation_line is not None and current >= settings.deactivation_line:
+        return "DEACTIVATION_RISK"
+    return "AT_RISK" if current >= settings.target else "NORMAL"
+
+
+def orders_to_recover(counts: DayCounts, settings: OdrSettings) -> int:
+    """Defect-free orders needed for the rate to fall strictly below the target (0 if it is)."""
+    if rate(counts) < settings.target:
+        return 0
+    # defective / (orders + k) < target  <=>  k > defective / target - orders
+    bound = Decimal(counts.defective) / settings.target - counts.orders
+    return int(bound.to_integral_value(rounding="ROUND_FLOOR")) + 1
+
+
+def projected_crossing(
+    days: Mapping[date, DayCounts], as_of: date, settings: OdrSettings, horizon_days: int = 120
+) -> date | None:
+    """The first day the status would change if the window's average daily orders and defects
+    went on, while today's window days leave it one by one; None within the horizon."""
+    current = window_counts(days, as_of, settings)
+    if current.orders == 0:
+        return None
+    per_day_orders = Decimal(current.orders) / settings.window_days
+    per_day_defects = Decimal(current.defective) / settings.window_days
+    now_status = status(current, settings)
+    for ahead in range(1, horizon_days + 1):
+        future = as_of + timedelta(days=ahead)
+        first, _ = window(future, settings)
+        kept = window_counts({d: c for d, c in days.items() if d >= first}, future, settings)
+        orders = Decimal(kept.orders) + per_day_orders * ahead
+        defects = Decimal(kept.defective) + per_day_defects * ahead
+        if orders <= 0:
+            continue
+        projected_rate = defects / orders
+        projected = "AT_RISK" if projected_rate >= settings.target else "NORMAL"
+        if (now_status == "NORMAL") != (projected == "NORMAL"):
+            return future
+    return None
