@@ -18,7 +18,6 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from adjudication.app import create_app
-from adjudication.auth_tokens import TokenGrant
 from adjudication.lifecycle import platform_claim_id
 from adjudication.settings import AdjudicationSettings
 from contracts import codec
@@ -42,6 +41,7 @@ from contracts.codec import ContractError
 from contracts.envelope import Payload, wrap
 from contracts.orders import OrderDelivered, OrderRefunded
 from contracts.topics import CLAIMS_COMMANDS, CLAIMS_EVENTS, ORDERS, by_name
+from servicekit.auth import TokenGrant
 from tests.support.kafka import skip_to_end, tail
 from tests.unit.adjudication.builders import (
     CONTACTED,

@@ -13,8 +13,8 @@ import orjson
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from adjudication.auth_tokens import Reader, Readers
 from adjudication.lifecycle import Claim, available_actions
+from servicekit.auth import Reader, Readers
 
 Tab = Literal["action_required", "under_review", "option_to_appeal", "all"]
 

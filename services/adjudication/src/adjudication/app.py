@@ -22,11 +22,11 @@ from fastapi.responses import JSONResponse
 
 from adjudication import handlers, store
 from adjudication.api import build_router
-from adjudication.auth_tokens import Readers
 from adjudication.policy import Policy
 from adjudication.settings import AdjudicationSettings
 from contracts.topics import CLAIMS_COMMANDS, ORDERS
 from servicekit import postgres
+from servicekit.auth import Readers
 from servicekit.consumer import BatchConsumer, Delivered
 from servicekit.logging import configure_logging
 from servicekit.outbox import OutboxRelay

@@ -9,10 +9,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import SettingsConfigDict
 
-from adjudication.auth_tokens import TokenGrant
 from adjudication.calendar import MarketplaceCalendar
 from adjudication.policy import ALL_REASONS, Policy
 from contracts.claims import ClaimReason
+from servicekit.auth import TokenGrant
 from servicekit.settings import DatabaseSettings
 
 

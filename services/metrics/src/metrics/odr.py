@@ -73,8 +73,9 @@ class OrderDefects:
         return self.order_date is not None
 
 
-def apply(state: OrderDefects | None, event: OrderFact | ClaimEvent, seller_id: str | None = None
-          ) -> OrderDefects:  # fmt: skip
+def apply(
+    state: OrderDefects | None, event: OrderFact | ClaimEvent, seller_id: str | None = None
+) -> OrderDefects:
     """The order's state after ``event``; applying the same event twice changes nothing."""
     if state is None:
         owner = getattr(event, "seller_id", None) or seller_id or ""
@@ -83,8 +84,9 @@ def apply(state: OrderDefects | None, event: OrderFact | ClaimEvent, seller_id: 
         channel: Channel = (
             "seller_fulfilled" if event.fulfillment == "merchant" else "platform_fulfilled"
         )
-        return replace(state, seller_id=event.seller_id, channel=channel,
-                       order_date=event.placed_at.date())  # fmt: skip
+        return replace(
+            state, seller_id=event.seller_id, channel=channel, order_date=event.placed_at.date()
+        )
     if isinstance(event, FeedbackPosted):
         if event.feedback_id in state.removed_feedback:
             return state  # removed before we saw it posted: stays removed
@@ -92,8 +94,9 @@ def apply(state: OrderDefects | None, event: OrderFact | ClaimEvent, seller_id: 
         return replace(state, feedback={**state.feedback, event.feedback_id: negative})
     if isinstance(event, FeedbackRemoved):
         feedback = {**state.feedback, event.feedback_id: False}
-        return replace(state, feedback=feedback,
-                       removed_feedback=state.removed_feedback | {event.feedback_id})  # fmt: skip
+        return replace(
+            state, feedback=feedback, removed_feedback=state.removed_feedback | {event.feedback_id}
+        )
     if isinstance(event, ChargebackFiled):
         if event.kind != "service":
             return state  # fraud chargebacks are not the seller's defect
@@ -125,8 +128,11 @@ def causes(state: OrderDefects, settings: OdrSettings) -> Causes:
         mark.counts and (settings.pending_claims_count or not mark.pending)
         for mark in state.claims.values()
     )
-    return Causes(claim=claim, negative_feedback=any(state.feedback.values()),
-                  chargeback=bool(state.service_chargebacks))  # fmt: skip
+    return Causes(
+        claim=claim,
+        negative_feedback=any(state.feedback.values()),
+        chargeback=bool(state.service_chargebacks),
+    )
 
 
 def is_defective(state: OrderDefects, settings: OdrSettings) -> bool:
@@ -145,17 +151,25 @@ class DayCounts:
     chargebacks: int = 0
 
     def __add__(self, other: DayCounts) -> DayCounts:
-        return DayCounts(self.orders + other.orders, self.defective + other.defective,
-                         self.claims + other.claims,
-                         self.negative_feedback + other.negative_feedback,
-                         self.chargebacks + other.chargebacks)  # fmt: skip
+        return DayCounts(
+            self.orders + other.orders,
+            self.defective + other.defective,
+            self.claims + other.claims,
+            self.negative_feedback + other.negative_feedback,
+            self.chargebacks + other.chargebacks,
+        )
 
 
 def contribution(state: OrderDefects, settings: OdrSettings) -> DayCounts:
     """What one order adds to its day's counts."""
     found = causes(state, settings)
-    return DayCounts(1, int(found.defective), int(found.claim), int(found.negative_feedback),
-                     int(found.chargeback))  # fmt: skip
+    return DayCounts(
+        1,
+        int(found.defective),
+        int(found.claim),
+        int(found.negative_feedback),
+        int(found.chargeback),
+    )
 
 
 def window(as_of: date, settings: OdrSettings) -> tuple[date, date]:

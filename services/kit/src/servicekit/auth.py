@@ -1,4 +1,4 @@
-"""Bearer tokens for the read API: the same scheme as intake's (SHA-256 digests in settings)."""
+"""Bearer tokens for the read APIs: SHA-256 digests in settings, as intake does."""
 
 from __future__ import annotations
 

@@ -1,0 +1,204 @@
+"""Metrics' PostgreSQL tables: per-order defect state, per-seller daily counts, health.
+
+Every function takes the caller's connection, so a batch's state, counts, inbox rows and
+outbox events commit together.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from metrics.odr import ClaimMark, DayCounts, OrderDefects
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def dump_state(state: OrderDefects) -> str:
+    return json.dumps(
+        {
+            "order_id": state.order_id,
+            "seller_id": state.seller_id,
+            "channel": state.channel,
+            "order_date": state.order_date.isoformat() if state.order_date else None,
+            "claims": {k: [m.version, m.counts, m.pending] for k, m in state.claims.items()},
+            "feedback": dict(state.feedback),
+            "removed_feedback": sorted(state.removed_feedback),
+            "service_chargebacks": sorted(state.service_chargebacks),
+        }
+    )
+
+
+def load_state(text: str) -> OrderDefects:
+    raw = json.loads(text)
+    return OrderDefects(
+        order_id=raw["order_id"],
+        seller_id=raw["seller_id"],
+        channel=raw["channel"],
+        order_date=date.fromisoformat(raw["order_date"]) if raw["order_date"] else None,
+        claims={k: ClaimMark(v[0], v[1], v[2]) for k, v in raw["claims"].items()},
+        feedback=raw["feedback"],
+        removed_feedback=frozenset(raw["removed_feedback"]),
+        service_chargebacks=frozenset(raw["service_chargebacks"]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """An order's state and what it currently adds to its seller's day (if it is counted)."""
+
+    state: OrderDefects
+    counted: DayCounts | None
+
+
+async def load_orders(conn: asyncpg.Connection, order_ids: Iterable[str]) -> dict[str, Stored]:
+    rows = await conn.fetch(
+        "SELECT order_id, state, counted, defective, claim, negative_feedback, chargeback"
+        " FROM order_defects WHERE order_id = ANY($1::text[]) FOR UPDATE",
+        list(set(order_ids)),
+    )
+    found = {}
+    for row in rows:
+        counted = (
+            DayCounts(
+                1,
+                int(row["defective"]),
+                int(row["claim"]),
+                int(row["negative_feedback"]),
+                int(row["chargeback"]),
+            )
+            if row["counted"]
+            else None
+        )
+        found[row["order_id"]] = Stored(load_state(row["state"]), counted)
+    return found
+
+
+async def save_orders(conn: asyncpg.Connection, orders: Sequence[Stored]) -> None:
+    if not orders:
+        return
+    await conn.executemany(
+        "INSERT INTO order_defects (order_id, seller_id, channel, order_date, state, counted,"
+        " defective, claim, negative_feedback, chargeback)"
+        " VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10)"
+        " ON CONFLICT (order_id) DO UPDATE SET seller_id = EXCLUDED.seller_id,"
+        " channel = EXCLUDED.channel, order_date = EXCLUDED.order_date, state = EXCLUDED.state,"
+        " counted = EXCLUDED.counted, defective = EXCLUDED.defective, claim = EXCLUDED.claim,"
+        " negative_feedback = EXCLUDED.negative_feedback, chargeback = EXCLUDED.chargeback",
+        [
+            (
+                o.state.order_id,
+                o.state.seller_id,
+                o.state.channel,
+                o.state.order_date,
+                dump_state(o.state),
+                o.counted is not None,
+                bool(o.counted and o.counted.defective),
+                bool(o.counted and o.counted.claims),
+                bool(o.counted and o.counted.negative_feedback),
+                bool(o.counted and o.counted.chargebacks),
+            )
+            for o in orders
+        ],
+    )
+
+
+DayKey = tuple[str, str, date]
+
+
+async def add_to_days(conn: asyncpg.Connection, deltas: Mapping[DayKey, DayCounts]) -> None:
+    """Add ``deltas`` (which may be negative) to the per-seller daily counts."""
+    rows = [
+        (seller, channel, day, d.orders, d.defective, d.claims, d.negative_feedback, d.chargebacks)
+        for (seller, channel, day), d in deltas.items()
+        if d != DayCounts()
+    ]
+    if rows:
+        await conn.executemany(
+            "INSERT INTO seller_days AS s (seller_id, channel, day, orders, defective, claims,"
+            " negative_feedback, chargebacks) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            " ON CONFLICT (seller_id, channel, day) DO UPDATE SET"
+            " orders = s.orders + EXCLUDED.orders, defective = s.defective + EXCLUDED.defective,"
+            " claims = s.claims + EXCLUDED.claims,"
+            " negative_feedback = s.negative_feedback + EXCLUDED.negative_feedback,"
+            " chargebacks = s.chargebacks + EXCLUDED.chargebacks",
+            rows,
+        )
+
+
+async def load_days(
+    conn: asyncpg.Connection, seller_ids: Iterable[str], first: date, last: date
+) -> dict[str, dict[str, dict[date, DayCounts]]]:
+    """seller -> channel -> day -> counts, for days in ``[first, last]``."""
+    rows = await conn.fetch(
+        "SELECT seller_id, channel, day, orders, defective, claims, negative_feedback,"
+        " chargebacks FROM seller_days WHERE seller_id = ANY($1::text[])"
+        " AND day BETWEEN $2 AND $3",
+        list(set(seller_ids)),
+        first,
+        last,
+    )
+    found: dict[str, dict[str, dict[date, DayCounts]]] = {}
+    for r in rows:
+        found.setdefault(r["seller_id"], {}).setdefault(r["channel"], {})[r["day"]] = DayCounts(
+            r["orders"], r["defective"], r["claims"], r["negative_feedback"], r["chargebacks"]
+        )
+    return found
+
+
+async def load_health(conn: asyncpg.Connection, seller_ids: Iterable[str]) -> dict[str, Any]:
+    rows = await conn.fetch(
+        "SELECT seller_id, as_of, orders, defective, status, health FROM seller_health"
+        " WHERE seller_id = ANY($1::text[]) FOR UPDATE",
+        list(set(seller_ids)),
+    )
+    return {row["seller_id"]: row for row in rows}
+
+
+async def save_health(
+    conn: asyncpg.Connection, rows: Sequence[tuple[str, date, int, int, Any, str, str]]
+) -> None:
+    """(seller, as_of, orders, defective, rate, status, health JSON) per seller; and its day
+    in the history."""
+    if not rows:
+        return
+    await conn.executemany(
+        "INSERT INTO seller_health (seller_id, as_of, orders, defective, rate, status, health,"
+        " updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, now())"
+        " ON CONFLICT (seller_id) DO UPDATE SET as_of = EXCLUDED.as_of,"
+        " orders = EXCLUDED.orders, defective = EXCLUDED.defective, rate = EXCLUDED.rate,"
+        " status = EXCLUDED.status, health = EXCLUDED.health, updated_at = now()",
+        rows,
+    )
+    await conn.executemany(
+        "INSERT INTO seller_history (seller_id, day, orders, defective, rate, status)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (seller_id, day) DO UPDATE SET"
+        " orders = EXCLUDED.orders, defective = EXCLUDED.defective, rate = EXCLUDED.rate,"
+        " status = EXCLUDED.status",
+        [row[:6] for row in rows],
+    )
+
+
+async def all_sellers(conn: asyncpg.Connection) -> list[str]:
+    return [row["seller_id"] for row in await conn.fetch("SELECT seller_id FROM seller_health")]
+
+
+async def advance_watermark(conn: asyncpg.Connection, event_time: datetime) -> datetime:
+    """Move the event-time watermark forward (never back); the watermark after the call."""
+    value = await conn.fetchval(
+        "INSERT INTO watermark (id, event_time) VALUES (true, $1) ON CONFLICT (id) DO UPDATE"
+        " SET event_time = GREATEST(watermark.event_time, $1) RETURNING event_time",
+        event_time,
+    )
+    assert isinstance(value, datetime)  # noqa: S101  # the column is NOT NULL
+    return value
+
+
+async def watermark(conn: asyncpg.Connection) -> Any:
+    return await conn.fetchval("SELECT event_time FROM watermark")

@@ -1,0 +1,165 @@
+"""Metrics through real Kafka and PostgreSQL: order facts and claim events in, each seller's
+rate on the API and health events on sellers.health.v1 out, once per real change."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from contracts import codec
+from contracts.claims import ClaimClosed, ClaimFiled
+from contracts.codec import ContractError
+from contracts.envelope import Payload, wrap
+from contracts.examples import claim_event_payloads
+from contracts.orders import FeedbackPosted
+from contracts.topics import CLAIMS_EVENTS, ORDERS, SELLERS_HEALTH
+from metrics.app import create_app
+from metrics.settings import MetricsSettings
+from servicekit.auth import TokenGrant
+from tests.support.kafka import skip_to_end, tail
+from tests.unit.adjudication.builders import placed
+
+pytestmark = pytest.mark.integration
+DAY = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
+
+
+def _bearer(who: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer token-{who}"}
+
+
+@pytest.fixture
+async def metrics(kafka_bootstrap_servers: str, database_url: str) -> AsyncIterator[FastAPI]:
+    group = f"metrics-test-{uuid.uuid4().hex[:8]}"
+    await skip_to_end(kafka_bootstrap_servers, group, [ORDERS.name, CLAIMS_EVENTS.name])
+    digest = hashlib.sha256(b"token-reviewer").hexdigest()
+    settings = MetricsSettings(
+        kafka_bootstrap_servers=kafka_bootstrap_servers, database_url=database_url,
+        consumer_group=group, clock="event", log_format="console",
+        tokens=(TokenGrant(sha256=digest, role="reviewer", subject="rev-1"),),
+    )  # fmt: skip
+    app = create_app(settings)
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
+        yield app
+
+
+async def _send(producer: AIOKafkaProducer, payload: Payload, at: datetime,
+                event_id: str | None = None) -> str:  # fmt: skip
+    envelope = wrap(payload, source="/tests", subject="s", time=at, event_id=event_id)
+    await producer.send_and_wait(ORDERS.name, codec.encode(envelope),
+                                 key=codec.message_key(ORDERS, envelope))  # fmt: skip
+    return envelope.id
+
+
+def _for(seller: str) -> Any:
+    def about(record: Any) -> bool:
+        try:
+            return bool(codec.decode(SELLERS_HEALTH, record.value).data.seller_id == seller)
+        except ContractError:
+            return False
+
+    return about
+
+
+async def test_one_defect_in_100_orders_is_at_risk_and_the_101st_order_brings_it_back(
+    metrics: FastAPI, kafka_bootstrap_servers: str
+) -> None:
+    seller = f"seller-{uuid.uuid4().hex[:8]}"
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap_servers,
+                                enable_idempotence=True, acks="all")  # fmt: skip
+    await producer.start()
+    try:
+        async with tail(kafka_bootstrap_servers, SELLERS_HEALTH.name) as health:
+            orders = [f"{seller}-o{i}" for i in range(101)]
+            for order_id in orders[:100]:
+                await _send(producer, placed(order_id=order_id, seller_id=seller, placed_at=DAY),
+                            DAY)  # fmt: skip
+            feedback = FeedbackPosted(order_id=orders[0], seller_id=seller, feedback_id="fb-1",
+                                      posted_at=DAY + timedelta(hours=1), rating=1)  # fmt: skip
+            feedback_id = await _send(producer, feedback, DAY + timedelta(hours=1))
+            await _send(producer, feedback, DAY + timedelta(hours=1), event_id=feedback_id)
+            at_risk = await health.collect(
+                lambda r: (
+                    _for(seller)(r)
+                    and codec.decode(SELLERS_HEALTH, r.value).type == "seller.status_changed"
+                ),
+                count=1,
+            )
+            await _send(producer, placed(order_id=orders[100], seller_id=seller, placed_at=DAY),
+                        DAY + timedelta(hours=2))  # fmt: skip
+            back = await health.collect(
+                lambda r: (
+                    _for(seller)(r)
+                    and codec.decode(SELLERS_HEALTH, r.value).type == "seller.status_changed"
+                ),
+                count=1,
+            )
+    finally:
+        await producer.stop()
+    first = codec.decode(SELLERS_HEALTH, at_risk[0].value).data
+    assert (first.previous_status, first.status) == ("NORMAL", "AT_RISK")
+    assert at_risk[0].key == seller.encode()
+    second = codec.decode(SELLERS_HEALTH, back[0].value).data
+    assert (second.previous_status, second.status) == ("AT_RISK", "NORMAL")
+    transport = httpx.ASGITransport(app=metrics)
+    async with httpx.AsyncClient(transport=transport, base_url="http://metrics") as client:
+        current = await client.get(f"/v1/sellers/{seller}/health", headers=_bearer("reviewer"))
+        forbidden = await client.get(f"/v1/sellers/{seller}/health")
+    assert forbidden.status_code == 401
+    body = current.json()
+    assert body["status"] == "NORMAL"
+    assert body["combined"]["orders"] == 101
+    assert body["combined"]["defective_orders"] == 1
+    assert body["combined"]["negative_feedback"] == 1
+
+
+async def test_a_withdrawn_claim_stops_counting_and_the_duplicate_event_changes_nothing(
+    metrics: FastAPI, kafka_bootstrap_servers: str
+) -> None:
+    seller = f"seller-{uuid.uuid4().hex[:8]}"
+    order_id = f"{seller}-o1"
+    template = claim_event_payloads()[0]
+    assert isinstance(template, ClaimFiled)
+    filed_state = template.claim.model_copy(update={
+        "order_id": order_id, "seller_id": seller, "claim_id": f"clm-{seller}"})  # fmt: skip
+    filed = ClaimFiled(claim_id=filed_state.claim_id, order_id=order_id, claim=filed_state,
+                       description="x")  # fmt: skip
+    withdrawn_state = filed_state.model_copy(update={
+        "status": "closed", "resolution": "withdrawn", "counts_toward_odr": False,
+        "version": 2})  # fmt: skip
+    withdrawn = ClaimClosed(claim_id=filed_state.claim_id, order_id=order_id,
+                            claim=withdrawn_state, resolution="withdrawn")  # fmt: skip
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap_servers,
+                                enable_idempotence=True, acks="all")  # fmt: skip
+    await producer.start()
+
+    async def send_claim_event(payload: Payload, event_id: str | None = None) -> str:
+        envelope = wrap(payload, source="/tests", subject="s", time=DAY, event_id=event_id)
+        await producer.send_and_wait(CLAIMS_EVENTS.name, codec.encode(envelope),
+                                     key=codec.message_key(CLAIMS_EVENTS, envelope))  # fmt: skip
+        return envelope.id
+
+    try:
+        async with tail(kafka_bootstrap_servers, SELLERS_HEALTH.name) as health:
+            # The claim arrives before its order: it counts once the order is known.
+            claim_id = await send_claim_event(filed)
+            await send_claim_event(filed, event_id=claim_id)
+            await _send(producer, placed(order_id=order_id, seller_id=seller, placed_at=DAY), DAY)
+            risky = await health.collect(_for(seller), count=2)
+            await send_claim_event(withdrawn)
+            cleared = await health.collect(_for(seller), count=2)
+    finally:
+        await producer.stop()
+    decoded = [codec.decode(SELLERS_HEALTH, r.value) for r in risky + cleared]
+    odr_changed = [event.data for event in decoded if event.type == "seller.odr_changed"]
+    assert [event.combined.defective_orders for event in odr_changed] == [1, 0]
+    assert odr_changed[0].combined.claims == 1
+    assert odr_changed[-1].status == "NORMAL"
