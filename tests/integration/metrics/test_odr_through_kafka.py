@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -23,6 +24,7 @@ from contracts.examples import claim_event_payloads
 from contracts.orders import FeedbackPosted
 from contracts.topics import CLAIMS_EVENTS, ORDERS, SELLERS_HEALTH
 from metrics.app import create_app
+from metrics.rebuild import rebuild
 from metrics.settings import MetricsSettings
 from servicekit.auth import TokenGrant
 from tests.support.kafka import skip_to_end, tail
@@ -42,20 +44,25 @@ async def metrics(kafka_bootstrap_servers: str, database_url: str) -> AsyncItera
     await skip_to_end(kafka_bootstrap_servers, group, [ORDERS.name, CLAIMS_EVENTS.name])
     digest = hashlib.sha256(b"token-reviewer").hexdigest()
     settings = MetricsSettings(
-        kafka_bootstrap_servers=kafka_bootstrap_servers, database_url=database_url,
-        consumer_group=group, clock="event", log_format="console",
+        kafka_bootstrap_servers=kafka_bootstrap_servers,
+        database_url=database_url,
+        consumer_group=group,
+        clock="event",
+        log_format="console",
         tokens=(TokenGrant(sha256=digest, role="reviewer", subject="rev-1"),),
-    )  # fmt: skip
+    )
     app = create_app(settings)
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
         yield app
 
 
-async def _send(producer: AIOKafkaProducer, payload: Payload, at: datetime,
-                event_id: str | None = None) -> str:  # fmt: skip
+async def _send(
+    producer: AIOKafkaProducer, payload: Payload, at: datetime, event_id: str | None = None
+) -> str:
     envelope = wrap(payload, source="/tests", subject="s", time=at, event_id=event_id)
-    await producer.send_and_wait(ORDERS.name, codec.encode(envelope),
-                                 key=codec.message_key(ORDERS, envelope))  # fmt: skip
+    await producer.send_and_wait(
+        ORDERS.name, codec.encode(envelope), key=codec.message_key(ORDERS, envelope)
+    )
     return envelope.id
 
 
@@ -73,17 +80,24 @@ async def test_one_defect_in_100_orders_is_at_risk_and_the_101st_order_brings_it
     metrics: FastAPI, kafka_bootstrap_servers: str
 ) -> None:
     seller = f"seller-{uuid.uuid4().hex[:8]}"
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap_servers,
-                                enable_idempotence=True, acks="all")  # fmt: skip
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka_bootstrap_servers, enable_idempotence=True, acks="all"
+    )
     await producer.start()
     try:
         async with tail(kafka_bootstrap_servers, SELLERS_HEALTH.name) as health:
             orders = [f"{seller}-o{i}" for i in range(101)]
             for order_id in orders[:100]:
-                await _send(producer, placed(order_id=order_id, seller_id=seller, placed_at=DAY),
-                            DAY)  # fmt: skip
-            feedback = FeedbackPosted(order_id=orders[0], seller_id=seller, feedback_id="fb-1",
-                                      posted_at=DAY + timedelta(hours=1), rating=1)  # fmt: skip
+                await _send(
+                    producer, placed(order_id=order_id, seller_id=seller, placed_at=DAY), DAY
+                )
+            feedback = FeedbackPosted(
+                order_id=orders[0],
+                seller_id=seller,
+                feedback_id="fb-1",
+                posted_at=DAY + timedelta(hours=1),
+                rating=1,
+            )
             feedback_id = await _send(producer, feedback, DAY + timedelta(hours=1))
             await _send(producer, feedback, DAY + timedelta(hours=1), event_id=feedback_id)
             at_risk = await health.collect(
@@ -93,8 +107,11 @@ async def test_one_defect_in_100_orders_is_at_risk_and_the_101st_order_brings_it
                 ),
                 count=1,
             )
-            await _send(producer, placed(order_id=orders[100], seller_id=seller, placed_at=DAY),
-                        DAY + timedelta(hours=2))  # fmt: skip
+            await _send(
+                producer,
+                placed(order_id=orders[100], seller_id=seller, placed_at=DAY),
+                DAY + timedelta(hours=2),
+            )
             back = await health.collect(
                 lambda r: (
                     _for(seller)(r)
@@ -128,23 +145,38 @@ async def test_a_withdrawn_claim_stops_counting_and_the_duplicate_event_changes_
     order_id = f"{seller}-o1"
     template = claim_event_payloads()[0]
     assert isinstance(template, ClaimFiled)
-    filed_state = template.claim.model_copy(update={
-        "order_id": order_id, "seller_id": seller, "claim_id": f"clm-{seller}"})  # fmt: skip
-    filed = ClaimFiled(claim_id=filed_state.claim_id, order_id=order_id, claim=filed_state,
-                       description="x")  # fmt: skip
-    withdrawn_state = filed_state.model_copy(update={
-        "status": "closed", "resolution": "withdrawn", "counts_toward_odr": False,
-        "version": 2})  # fmt: skip
-    withdrawn = ClaimClosed(claim_id=filed_state.claim_id, order_id=order_id,
-                            claim=withdrawn_state, resolution="withdrawn")  # fmt: skip
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap_servers,
-                                enable_idempotence=True, acks="all")  # fmt: skip
+    filed_state = template.claim.model_copy(
+        update={"order_id": order_id, "seller_id": seller, "claim_id": f"clm-{seller}"}
+    )
+    filed = ClaimFiled(
+        claim_id=filed_state.claim_id, order_id=order_id, claim=filed_state, description="x"
+    )
+    withdrawn_state = filed_state.model_copy(
+        update={
+            "status": "closed",
+            "resolution": "withdrawn",
+            "counts_toward_odr": False,
+            "version": 2,
+        }
+    )
+    withdrawn = ClaimClosed(
+        claim_id=filed_state.claim_id,
+        order_id=order_id,
+        claim=withdrawn_state,
+        resolution="withdrawn",
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka_bootstrap_servers, enable_idempotence=True, acks="all"
+    )
     await producer.start()
 
     async def send_claim_event(payload: Payload, event_id: str | None = None) -> str:
         envelope = wrap(payload, source="/tests", subject="s", time=DAY, event_id=event_id)
-        await producer.send_and_wait(CLAIMS_EVENTS.name, codec.encode(envelope),
-                                     key=codec.message_key(CLAIMS_EVENTS, envelope))  # fmt: skip
+        await producer.send_and_wait(
+            CLAIMS_EVENTS.name,
+            codec.encode(envelope),
+            key=codec.message_key(CLAIMS_EVENTS, envelope),
+        )
         return envelope.id
 
     try:
@@ -163,3 +195,102 @@ async def test_a_withdrawn_claim_stops_counting_and_the_duplicate_event_changes_
     assert [event.combined.defective_orders for event in odr_changed] == [1, 0]
     assert odr_changed[0].combined.claims == 1
     assert odr_changed[-1].status == "NORMAL"
+
+
+async def _read_api_lists_the_seller_at_risk(metrics: FastAPI, seller: str) -> None:
+    transport = httpx.ASGITransport(app=metrics)
+    async with httpx.AsyncClient(transport=transport, base_url="http://metrics") as client:
+        at_risk = (
+            await client.get("/v1/sellers/at-risk?limit=500", headers=_bearer("reviewer"))
+        ).json()
+        history = (
+            await client.get(f"/v1/sellers/{seller}/history?days=365", headers=_bearer("reviewer"))
+        ).json()
+        too_long = await client.get(
+            f"/v1/sellers/{seller}/history?days=366", headers=_bearer("reviewer")
+        )
+    listed = [entry["seller_id"] for entry in at_risk["sellers"]]
+    assert seller in listed
+    rates = [entry["rate"] for entry in at_risk["sellers"]]
+    assert rates == sorted(rates, key=float, reverse=True)  # worst first
+    assert history["days"][0]["status"] == "AT_RISK"
+    assert too_long.status_code == 422
+
+
+async def test_a_rebuild_from_offset_zero_equals_the_live_state(
+    metrics: FastAPI, kafka_bootstrap_servers: str, database_url: str, postgres_url: str
+) -> None:
+    seller = f"seller-{uuid.uuid4().hex[:8]}"
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka_bootstrap_servers, enable_idempotence=True, acks="all"
+    )
+    await producer.start()
+    try:
+        async with tail(kafka_bootstrap_servers, SELLERS_HEALTH.name) as health:
+            for index in range(20):
+                await _send(
+                    producer,
+                    placed(order_id=f"{seller}-o{index}", seller_id=seller, placed_at=DAY),
+                    DAY,
+                )
+            feedback = FeedbackPosted(
+                order_id=f"{seller}-o3",
+                seller_id=seller,
+                feedback_id="fb-9",
+                posted_at=DAY,
+                rating=2,
+            )
+            await _send(producer, feedback, DAY + timedelta(hours=1))
+            await health.collect(
+                lambda r: (
+                    _for(seller)(r)
+                    and codec.decode(SELLERS_HEALTH, r.value).type == "seller.status_changed"
+                ),
+                count=1,
+            )
+    finally:
+        await producer.stop()
+    await _read_api_lists_the_seller_at_risk(metrics, seller)
+    rebuilt = "rebuilt_" + uuid.uuid4().hex[:8]
+    admin = await asyncpg.connect(postgres_url)
+    await admin.execute(f'CREATE DATABASE "{rebuilt}"')
+    rebuilt_url = postgres_url.rsplit("/", 1)[0] + "/" + rebuilt
+    progress: list[tuple[int, int]] = []
+    try:
+        settings = MetricsSettings(
+            kafka_bootstrap_servers=kafka_bootstrap_servers, database_url=rebuilt_url, clock="event"
+        )
+        applied = await rebuild(
+            kafka_bootstrap_servers,
+            rebuilt_url,
+            settings,
+            on_progress=lambda done, total: progress.append((done, total)),
+        )
+        query = (
+            "SELECT channel, day, orders, defective, claims, negative_feedback, chargebacks"
+            " FROM seller_days WHERE seller_id = $1 ORDER BY channel, day"
+        )
+        live_conn, rebuilt_conn = (
+            await asyncpg.connect(database_url),
+            await asyncpg.connect(rebuilt_url),
+        )
+        try:
+            live = [tuple(r) for r in await live_conn.fetch(query, seller)]
+            again = [tuple(r) for r in await rebuilt_conn.fetch(query, seller)]
+            live_status = await live_conn.fetchval(
+                "SELECT status FROM seller_health WHERE seller_id = $1", seller
+            )
+            rebuilt_status = await rebuilt_conn.fetchval(
+                "SELECT status FROM seller_health WHERE seller_id = $1", seller
+            )
+        finally:
+            await live_conn.close()
+            await rebuilt_conn.close()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{rebuilt}" WITH (FORCE)')
+        await admin.close()
+    assert applied >= 21
+    assert live == again
+    assert live[0][2:4] == (20, 1)
+    assert live_status == rebuilt_status == "AT_RISK"
+    assert progress[-1][0] == progress[-1][1]  # the bar reached its end

@@ -1,0 +1,160 @@
+"""Operator command: rebuild all ODR state from the topics, from offset zero.
+
+    atoz-metrics-rebuild --into postgresql://.../metrics_rebuilt [--commit-offsets]
+
+Reads ``orders.v1`` and ``claims.events.v1`` from the beginning up to their ends at start,
+applies every message exactly once (the inbox deduplicates retried messages) with the same
+handler as the live service, and shows a progress bar. Health events are not published again:
+the rebuilt outbox is emptied. With ``--commit-offsets`` the service's consumer group is moved
+to where the rebuild stopped, so a service started on the rebuilt database goes on from there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import date
+
+import typer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from contracts.codec import ContractError, decode
+from contracts.topics import CLAIMS_EVENTS, ORDERS, Topic
+from metrics import handlers, store
+from metrics.settings import MetricsSettings
+from servicekit import postgres
+from servicekit.consumer import Delivered
+from servicekit.inbox import first_deliveries
+
+REBUILD_CONSUMER = "metrics-rebuild"
+BATCH = 1000
+
+app = typer.Typer(add_completion=False, help=__doc__)
+
+
+async def rebuild(
+    bootstrap_servers: str,
+    database_url: str,
+    settings: MetricsSettings,
+    *,
+    commit_offsets_for: str | None = None,
+    on_progress: Callable[[int, int], None] = lambda done, total: None,
+) -> int:
+    """Rebuild into ``database_url`` (its ODR tables are emptied first); messages applied."""
+    pool = await postgres.create_pool(database_url)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await postgres.apply_migrations(pool, postgres.SERVICEKIT_MIGRATIONS, store.MIGRATIONS)
+        await pool.execute(
+            "TRUNCATE order_defects, seller_days, seller_health, seller_history, watermark"
+        )
+        await pool.execute("DELETE FROM inbox WHERE consumer = $1", REBUILD_CONSUMER)
+        topics: dict[str, Topic] = {ORDERS.name: ORDERS, CLAIMS_EVENTS.name: CLAIMS_EVENTS}
+        partitions = [
+            TopicPartition(t.name, p) for t in topics.values() for p in range(t.partitions)
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        starts = {p: await consumer.position(p) for p in partitions}
+        total = sum(ends[p] - starts[p] for p in partitions)
+        done = applied = 0
+        positions = dict(starts)
+        odr_settings = settings.odr()
+        while any(positions[p] < ends[p] for p in partitions):
+            batch = await consumer.getmany(timeout_ms=1000, max_records=BATCH)
+            deliveries: list[Delivered] = []
+            for partition, records in batch.items():
+                for record in records:
+                    positions[partition] = record.offset + 1
+                    if record.offset >= ends[partition]:
+                        continue  # arrived after the rebuild started: the live service has it
+                    done += 1
+                    try:
+                        envelope = decode(topics[partition.topic], record.value)
+                    except ContractError:
+                        continue  # the live consumer sent it to the DLQ
+                    deliveries.append(
+                        Delivered(
+                            partition.topic,
+                            partition.partition,
+                            record.offset,
+                            record.key,
+                            envelope,
+                            envelope.time,
+                        )
+                    )
+            async with pool.acquire() as conn, conn.transaction():
+                fresh = await first_deliveries(
+                    conn, REBUILD_CONSUMER, [d.message_id for d in deliveries]
+                )
+                firsts = [d for d in deliveries if d.message_id in fresh]
+                await handlers.apply_batch(
+                    conn, firsts, settings=odr_settings, as_of=_as_of(settings)
+                )
+                applied += len(firsts)
+            on_progress(done, total)
+        await pool.execute("DELETE FROM outbox WHERE topic = 'sellers.health.v1'")
+        if commit_offsets_for:
+            await _commit(bootstrap_servers, commit_offsets_for, ends)
+        return applied
+    finally:
+        await consumer.stop()
+        await pool.close()
+
+
+def _as_of(settings: MetricsSettings) -> date | None:
+    # On event time, apply_batch takes the watermark; on wall time, today.
+    return None if settings.clock == "event" else date.today()  # noqa: DTZ011  # the service's own day
+
+
+async def _commit(bootstrap_servers: str, group: str, ends: dict[TopicPartition, int]) -> None:
+    committer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    await committer.start()
+    try:
+        committer.assign(list(ends))
+        await committer.commit(ends)
+    finally:
+        await committer.stop()
+
+
+@app.command()
+def main(
+    into: str | None = typer.Option(
+        None, help="Database to rebuild into (default: the service's)."
+    ),
+    commit_offsets: bool = typer.Option(False, help="Move the service's consumer group on."),
+) -> None:
+    """Rebuild all ODR state from the topics, from offset zero, with a progress bar."""
+    settings = MetricsSettings()
+    target = into or settings.database_url
+    columns = (
+        TextColumn("rebuilding ODR"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns) as progress:
+        task = progress.add_task("rebuild", total=None)
+
+        def show(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        applied = asyncio.run(
+            rebuild(
+                settings.kafka_bootstrap_servers,
+                target,
+                settings,
+                commit_offsets_for=settings.consumer_group if commit_offsets else None,
+                on_progress=show,
+            )
+        )
+    typer.echo(f"applied {applied} messages into {target.rsplit('@', 1)[-1]}")
+
+
+if __name__ == "__main__":
+    app()
