@@ -220,22 +220,35 @@ def projected_crossing(
 ) -> date | None:
     """The first day the status would change if the window's average daily orders and defects
     went on, while today's window days leave it one by one; None within the horizon."""
-    current = window_counts(days, as_of, settings)
-    if current.orders == 0:
+    first, last = window(as_of, settings)
+    span = settings.window_days
+    # Orders and defects per day of the current window, oldest first, and what is left of the
+    # window once its oldest ``k`` days have gone (suffix sums): O(window + horizon).
+    orders = [0] * span
+    defects = [0] * span
+    for day, counts in days.items():
+        if first <= day <= last:
+            index = (day - first).days
+            orders[index] += counts.orders
+            defects[index] += counts.defective
+    total_orders, total_defects = sum(orders), sum(defects)
+    if total_orders == 0:
         return None
-    per_day_orders = Decimal(current.orders) / settings.window_days
-    per_day_defects = Decimal(current.defective) / settings.window_days
-    now_status = status(current, settings)
-    for ahead in range(1, horizon_days + 1):
-        future = as_of + timedelta(days=ahead)
-        first, _ = window(future, settings)
-        kept = window_counts({d: c for d, c in days.items() if d >= first}, future, settings)
-        orders = Decimal(kept.orders) + per_day_orders * ahead
-        defects = Decimal(kept.defective) + per_day_defects * ahead
-        if orders <= 0:
+    # A projection, not a measure: floats are precise enough and keep this cheap.
+    per_day_orders = total_orders / span
+    per_day_defects = total_defects / span
+    target = float(settings.target)
+    current = DayCounts(orders=total_orders, defective=total_defects)
+    now_normal = status(current, settings) == "NORMAL"
+    left_orders, left_defects = total_orders, total_defects
+    # After ``span`` days the window holds only projected days: the rate stops changing.
+    for ahead in range(1, min(horizon_days, span) + 1):
+        left_orders -= orders[ahead - 1]
+        left_defects -= defects[ahead - 1]
+        projected_orders = left_orders + per_day_orders * ahead
+        if projected_orders <= 0:
             continue
-        projected_rate = defects / orders
-        projected = "AT_RISK" if projected_rate >= settings.target else "NORMAL"
-        if (now_status == "NORMAL") != (projected == "NORMAL"):
-            return future
+        normal = (left_defects + per_day_defects * ahead) / projected_orders < target
+        if normal != now_normal:
+            return as_of + timedelta(days=ahead)
     return None
