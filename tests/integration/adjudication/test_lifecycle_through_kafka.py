@@ -79,6 +79,7 @@ async def adjudication(kafka_bootstrap_servers: str, database_url: str) -> Async
         consumer_group=group,
         clock="event",
         scheduler_interval_seconds=0.1,
+        event_clock_idle_seconds=1.0,
         log_format="console",
     )
     app = create_app(settings)
@@ -343,8 +344,8 @@ async def test_a_replacement_is_closed_when_delivered_or_sent_back_to_the_seller
         await delivered.send(replacement, FILED + timedelta(hours=1))
         await late.send(replacement, FILED + timedelta(hours=1))
 
-        # Event time only moves on once both replacements are recorded: the watermark is the
-        # newest event time on any input, so an early fact would let the 72 hours run out.
+        # Event time moves on only once both replacements are recorded, so that the order
+        # fact below is about a replacement already known.
         def either(record: Any) -> bool:
             return bool(_for(delivered.claim_id)(record) or _for(late.claim_id)(record))
 

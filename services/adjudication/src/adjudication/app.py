@@ -49,7 +49,7 @@ async def _scheduler(
         try:
             if settings.clock == "event":
                 async with pool.acquire() as conn:
-                    now = await store.watermark(conn)
+                    now = await store.watermark(conn, settings.event_clock_idle_seconds)
             else:
                 now = clock()
             fired = await handlers.fire_deadlines(pool, now=now, policy=policy) if now else 0
@@ -118,7 +118,7 @@ def create_app(
     async def service_now() -> datetime:
         if settings.clock == "event":
             async with pool().acquire() as conn:
-                return await store.watermark(conn) or clock()
+                return await store.watermark(conn, settings.event_clock_idle_seconds) or clock()
         return clock()
 
     app.include_router(build_router(pool, Readers(settings.tokens), service_now))

@@ -200,7 +200,11 @@ async def apply_batch(
         else:
             _on_fact(work, data, delivered.envelope, policy)
     await _save(conn, work, latest)
-    await store.advance_watermark(conn, latest)
+    newest: dict[tuple[str, int], datetime] = {}
+    for delivered in deliveries:
+        key = (delivered.topic, delivered.partition)
+        newest[key] = max(newest.get(key, delivered.envelope.time), delivered.envelope.time)
+    await store.advance_partition_clocks(conn, newest)
 
 
 async def fire_deadlines(

@@ -44,6 +44,12 @@ class AdjudicationSettings(DatabaseSettings):
         ),
     )
     scheduler_interval_seconds: float = Field(default=0.5, gt=0)
+    event_clock_idle_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="On event time, a partition read less recently than this (wall seconds) "
+        "stops holding the clock back.",
+    )
     tokens: tuple[TokenGrant, ...] = Field(
         default=(), description="Bearer tokens for the read API, as for intake: JSON list."
     )

@@ -160,18 +160,29 @@ async def delete_deadlines(conn: asyncpg.Connection, fired: Sequence[tuple[str, 
         await conn.executemany("DELETE FROM deadlines WHERE kind = $1 AND claim_id = $2", fired)
 
 
-async def advance_watermark(conn: asyncpg.Connection, event_time: datetime) -> datetime:
-    """Move the event-time watermark forward (never back); the watermark after the call."""
+async def advance_partition_clocks(
+    conn: asyncpg.Connection, newest: dict[tuple[str, int], datetime]
+) -> None:
+    """Record the newest event time read on each partition (never moving back)."""
+    if newest:
+        await conn.executemany(
+            "INSERT INTO partition_clock (topic, partition, event_time, seen_at)"
+            " VALUES ($1, $2, $3, clock_timestamp()) ON CONFLICT (topic, partition) DO UPDATE"
+            " SET event_time = GREATEST(partition_clock.event_time, EXCLUDED.event_time),"
+            " seen_at = EXCLUDED.seen_at",
+            [(topic, partition, at) for (topic, partition), at in newest.items()],
+        )
+
+
+async def watermark(conn: asyncpg.Connection, idle_seconds: float = 5.0) -> datetime | None:
+    """The event-time clock: the oldest newest-event-time among partitions read in the last
+    ``idle_seconds`` (wall time); when every partition is idle, the newest of all. A partition
+    that has gone quiet stops holding time back; one still being read does."""
     value = await conn.fetchval(
-        "INSERT INTO watermark (id, event_time) VALUES (true, $1)"
-        " ON CONFLICT (id) DO UPDATE SET event_time = GREATEST(watermark.event_time, $1)"
-        " RETURNING event_time",
-        event_time,
+        "SELECT COALESCE("
+        " (SELECT min(event_time) FROM partition_clock"
+        "  WHERE seen_at > clock_timestamp() - make_interval(secs => $1)),"
+        " (SELECT max(event_time) FROM partition_clock))",
+        idle_seconds,
     )
-    assert isinstance(value, datetime)  # noqa: S101  # the column is NOT NULL
-    return value
-
-
-async def watermark(conn: asyncpg.Connection) -> datetime | None:
-    value = await conn.fetchval("SELECT event_time FROM watermark")
     return value if isinstance(value, datetime) else None
