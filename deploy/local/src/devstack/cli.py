@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from devstack import api
+from devstack import api, services
 from devstack.errors import DevstackError, PrerequisiteError
 from devstack.procs import tail
 
@@ -149,6 +149,44 @@ def logs(
     err.print(f"==> {path} <==", markup=False)
     for line in tail(path, lines):
         typer.echo(line)
+
+
+services_app = typer.Typer(
+    help="The platform's three services (intake, adjudication, metrics), supervised.",
+    no_args_is_help=True,
+)
+app.add_typer(services_app, name="services")
+
+
+@services_app.command("start")
+def services_start() -> None:
+    """Start the services under a supervisor (restarted on crash) and wait until ready."""
+    with _reported():
+        config = api.load_config()
+        began = time.monotonic()
+        services.start(config, api.endpoints(config))
+    out.print(f"services ready in {time.monotonic() - began:.1f}s", markup=False)
+    for found in services.status(config):
+        out.print(f"  {found.name:<13} {found.url}", markup=False)
+    out.print(f"  tokens        {config.home / 'tokens.json'}", markup=False)
+
+
+@services_app.command("stop")
+def services_stop() -> None:
+    """Stop the services gracefully (in-flight work finishes)."""
+    with _reported():
+        services.stop(api.load_config())
+
+
+@services_app.command("status")
+def services_status() -> None:
+    """Show whether each service is ready; exit code 0 only when all are."""
+    with _reported():
+        found = services.status(api.load_config())
+    for service in found:
+        state = "[green]ready[/green]" if service.ready else "[red]not ready[/red]"
+        out.print(f"{service.name:<13} {state}  {service.url}")
+    raise typer.Exit(0 if all(s.ready for s in found) else 1)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,155 @@
+"""Start, stop and look at the platform's three services on top of the local servers.
+
+``start`` writes development tokens (once, in ``<home>/tokens.json``, mode 600), a service spec
+and starts :mod:`devstack.supervisor` detached; it returns when every service answers its
+readiness probe. ``stop`` asks the supervisor to stop them gracefully.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from devstack.api import Endpoints
+from devstack.config import DevstackConfig
+from devstack.errors import DevstackError
+from devstack.procs import pid_is_running, read_pid, spawn_detached, terminate
+
+PORTS: Final = {"intake": 8001, "adjudication": 8002, "metrics": 8003}
+ROLES: Final = (
+    ("buyer", "buyer-demo"),
+    ("seller", "seller-demo"),
+    ("agent", "agent-demo"),
+    ("reviewer", "reviewer-demo"),
+    ("service", "operator"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceStatus:
+    name: str
+    url: str
+    ready: bool
+
+
+def _url(name: str) -> str:
+    return f"http://127.0.0.1:{PORTS[name]}"
+
+
+def tokens(config: DevstackConfig) -> dict[str, dict[str, str]]:
+    """The development tokens, by role (made once, kept in the home, readable by root only)."""
+    path = config.home / "tokens.json"
+    if path.exists():
+        found: dict[str, dict[str, str]] = json.loads(path.read_text())
+        return found
+    made = {
+        role: {"token": secrets.token_urlsafe(24), "subject": subject} for role, subject in ROLES
+    }
+    config.home.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(made, indent=2))
+    path.chmod(0o600)
+    return made
+
+
+def _grants(config: DevstackConfig) -> str:
+    return json.dumps(
+        [
+            {
+                "sha256": hashlib.sha256(t["token"].encode()).hexdigest(),
+                "role": role,
+                "subject": t["subject"],
+            }
+            for role, t in tokens(config).items()
+        ]
+    )
+
+
+def _spec(config: DevstackConfig, endpoints: Endpoints) -> list[dict[str, object]]:
+    grants = _grants(config)
+    base = endpoints.postgres_url.rsplit("/", 1)[0]
+    logs = config.logs_dir
+    shared = {
+        "KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka_bootstrap_servers,
+        "LOG_FORMAT": "json",
+        "TOKENS": grants,
+    }
+    specific = {
+        "intake": {"CLAIMS_BASE_URL": _url("adjudication")},
+        "adjudication": {"DATABASE_URL": f"{base}/adjudication"},
+        "metrics": {"DATABASE_URL": f"{base}/metrics"},
+    }
+    spec: list[dict[str, object]] = []
+    for name, port in PORTS.items():
+        prefix = name.upper() + "_"
+        env = {
+            prefix + k: v for k, v in {**shared, **specific[name], "HTTP_PORT": str(port)}.items()
+        }
+        spec.append(
+            {
+                "name": name,
+                "argv": [sys.executable, "-m", name],
+                "env": env,
+                "log": str(logs / f"{name}.log"),
+            }
+        )
+    return spec
+
+
+def _pid_file(config: DevstackConfig) -> Path:
+    return config.home / "supervisor.pid"
+
+
+def status(config: DevstackConfig) -> list[ServiceStatus]:
+    found = []
+    for name in PORTS:
+        try:
+            with urllib.request.urlopen(_url(name) + "/health/ready", timeout=2) as answer:  # noqa: S310  # our own loopback URL
+                ready = answer.status == 200
+        except (urllib.error.URLError, OSError):
+            ready = False
+        found.append(ServiceStatus(name, _url(name), ready))
+    return found
+
+
+def start(config: DevstackConfig, endpoints: Endpoints, *, timeout_s: float = 120) -> None:
+    """Start the services under a supervisor (if not running) and wait until all are ready."""
+    pid = read_pid(_pid_file(config))
+    if pid is None or not pid_is_running(pid):
+        config.logs_dir.mkdir(parents=True, exist_ok=True)
+        spec_file = config.home / "services.json"
+        spec_file.write_text(json.dumps(_spec(config, endpoints), indent=2))
+        spec_file.chmod(0o600)
+        spawn_detached(
+            [sys.executable, "-m", "devstack.supervisor", str(spec_file)],
+            pid_file=_pid_file(config),
+            output=config.logs_dir / "supervisor.log",
+            cwd=config.home,
+            env=dict(os.environ),
+        )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if all(s.ready for s in status(config)):
+            return
+        time.sleep(0.5)
+    waiting = [s.name for s in status(config) if not s.ready]
+    raise DevstackError(
+        f"services not ready after {timeout_s:.0f} s: {', '.join(waiting)};"
+        f" see {config.logs_dir}/<service>.log"
+    )
+
+
+def stop(config: DevstackConfig) -> None:
+    """Stop the supervisor and, through it, every service (gracefully)."""
+    pid = read_pid(_pid_file(config))
+    if pid is not None and pid_is_running(pid):
+        terminate(pid, timeout_s=40)
+    _pid_file(config).unlink(missing_ok=True)

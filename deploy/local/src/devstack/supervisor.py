@@ -1,0 +1,100 @@
+"""The platform's three services as supervised processes (``python -m devstack.supervisor``).
+
+The supervisor reads ``<home>/services.json`` (names, commands, environment, log files), starts
+each service, restarts one that crashes (with a growing pause, so a service that cannot start
+does not spin), and on SIGTERM or SIGINT stops them all gracefully: SIGTERM, then SIGKILL after
+the grace period. It is started detached by :func:`devstack.services.start`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+GRACE_SECONDS = 25.0
+MAX_PAUSE_SECONDS = 30.0
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    started_at: float = field(default=0.0)
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(  # noqa: S603  # argv comes from our own spec file
+                self.argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **self.env},
+            )
+        self.started_at = time.monotonic()
+        _say(f"started {self.name} (pid {self.process.pid})")
+
+
+def _say(message: str) -> None:
+    sys.stdout.write(time.strftime("%Y-%m-%dT%H:%M:%S ") + message + "\n")
+    sys.stdout.flush()
+
+
+def run(spec_file: Path) -> int:
+    """Supervise the services of ``spec_file`` until told to stop."""
+    spec: list[dict[str, Any]] = json.loads(spec_file.read_text())
+    children = [Child(s["name"], s["argv"], s["env"], Path(s["log"])) for s in spec]
+    stopping = False
+
+    def stop(signum: int, _: object) -> None:
+        nonlocal stopping
+        stopping = True
+        _say(f"stopping on {signal.Signals(signum).name}")
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for child in children:
+        child.start()
+    while not stopping:
+        time.sleep(0.5)
+        for child in children:
+            process = child.process
+            if process is not None and process.poll() is not None and not stopping:
+                # A crash: pause longer each time it crashes soon after starting.
+                quick = time.monotonic() - child.started_at < 60
+                child.restarts = child.restarts + 1 if quick else 1
+                pause = min(2.0 ** (child.restarts - 1), MAX_PAUSE_SECONDS)
+                _say(f"{child.name} exited with {process.returncode}; restarting in {pause:.0f} s")
+                child.process = None
+                child.next_start = time.monotonic() + pause
+            if child.process is None and not stopping and time.monotonic() >= child.next_start:
+                child.start()
+    for child in children:
+        if child.process is not None and child.process.poll() is None:
+            child.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + GRACE_SECONDS
+    for child in children:
+        if child.process is None:
+            continue
+        try:
+            child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.process.kill()
+            child.process.wait()
+        _say(f"{child.name} stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run(Path(sys.argv[1])))

@@ -1,0 +1,75 @@
+"""The supervisor restarts a crashed service and stops every service on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from devstack.api import Endpoints
+from devstack.config import load_config
+from devstack.services import _spec, tokens
+
+
+def _wait_for(predicate: object, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_crashed_service_is_restarted_and_sigterm_stops_them_all(tmp_path: Path) -> None:
+    marker = tmp_path / "starts"
+    # A "service" that counts its starts and crashes at once on its first start.
+    crasher = (
+        f"import pathlib, sys, time; p = pathlib.Path({str(marker)!r});"
+        " n = len(p.read_text()) if p.exists() else 0; p.write_text('x' * (n + 1));"
+        " sys.exit(3) if n == 0 else time.sleep(60)"
+    )
+    sleeper = "import time; time.sleep(60)"
+    spec = [
+        {
+            "name": name,
+            "argv": [sys.executable, "-c", code],
+            "env": {},
+            "log": str(tmp_path / f"{name}.log"),
+        }
+        for name, code in (("crasher", crasher), ("sleeper", sleeper))
+    ]
+    spec_file = tmp_path / "services.json"
+    spec_file.write_text(json.dumps(spec))
+    supervisor = subprocess.Popen(  # noqa: S603  # our own module
+        [sys.executable, "-m", "devstack.supervisor", str(spec_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert _wait_for(lambda: marker.exists() and len(marker.read_text()) == 2)
+    finally:
+        supervisor.send_signal(signal.SIGTERM)
+        output = supervisor.communicate(timeout=40)[0].decode()
+    assert supervisor.returncode == 0
+    assert "crasher exited with 3; restarting" in output
+    assert "crasher stopped" in output
+    assert "sleeper stopped" in output
+
+
+def test_the_services_get_their_own_settings_and_hashed_tokens(tmp_path: Path) -> None:
+    config = load_config({"DEVSTACK_HOME": str(tmp_path)})
+    endpoints = Endpoints("127.0.0.1:19092", "postgresql://atoz:atoz@127.0.0.1:15433/postgres")
+    spec = {entry["name"]: entry for entry in _spec(config, endpoints)}
+    assert set(spec) == {"intake", "adjudication", "metrics"}
+    adjudication_env = spec["adjudication"]["env"]
+    assert isinstance(adjudication_env, dict)
+    assert adjudication_env["ADJUDICATION_DATABASE_URL"].endswith(":15433/adjudication")
+    assert adjudication_env["ADJUDICATION_KAFKA_BOOTSTRAP_SERVERS"] == "127.0.0.1:19092"
+    grants = json.loads(adjudication_env["ADJUDICATION_TOKENS"])
+    secrets = {t["token"] for t in tokens(config).values()}
+    assert all(grant["sha256"] not in secrets for grant in grants)  # digests, not tokens
+    assert {grant["role"] for grant in grants} >= {"buyer", "seller", "reviewer"}
+    assert (tmp_path / "tokens.json").stat().st_mode & 0o077 == 0
