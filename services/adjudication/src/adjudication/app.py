@@ -9,27 +9,22 @@ Run with ``python -m adjudication`` (host and port from settings).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import asyncpg
 import structlog
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 
 from adjudication import handlers, store
 from adjudication.api import build_router
 from adjudication.policy import Policy
 from adjudication.settings import AdjudicationSettings
 from contracts.topics import CLAIMS_COMMANDS, ORDERS
-from servicekit import postgres
 from servicekit.auth import Readers
-from servicekit.consumer import BatchConsumer, Delivered
+from servicekit.consumer import Delivered
 from servicekit.logging import configure_logging
-from servicekit.outbox import OutboxRelay
+from servicekit.runtime import ConsumingService
 
 log = structlog.get_logger("adjudication")
 
@@ -75,74 +70,35 @@ def create_app(
     settings = settings or AdjudicationSettings()
     policy = policy or settings.policy()
     configure_logging(settings.log_format, settings.log_level, service=settings.service_name)
-    parts: dict[str, Any] = {}
-
-    def pool() -> asyncpg.Pool:
-        return parts["pool"]
 
     async def handle(conn: asyncpg.Connection, batch: list[Delivered]) -> None:
         await handlers.apply_batch(conn, batch, policy=policy)
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        parts["pool"] = db = await postgres.create_pool(
-            settings.database_url, max_size=settings.database_pool_size
-        )
-        await postgres.apply_migrations(db, postgres.SERVICEKIT_MIGRATIONS, store.MIGRATIONS)
-        consumer = BatchConsumer(
-            settings.kafka_bootstrap_servers,
-            settings.consumer_group,
-            [ORDERS, CLAIMS_COMMANDS],
-            db,
-            handle,
-            consumer_name=settings.consumer_group,
-            max_batch=settings.max_batch,
-        )
-        relay = OutboxRelay(db, settings.kafka_bootstrap_servers, client_id="adjudication-relay")
-        parts["consumer"], parts["relay"] = consumer, relay
-        await relay.start()
-        await consumer.start()
-        scheduler = asyncio.create_task(_scheduler(db, settings, policy, clock))
-        try:
-            yield
-        finally:
-            scheduler.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await scheduler
-            await consumer.stop(settings.shutdown_grace_seconds)
-            await relay.stop(settings.shutdown_grace_seconds)
-            await db.close()
+    async def scheduler(pool: asyncpg.Pool) -> None:
+        await _scheduler(pool, settings, policy, clock)
 
-    app = FastAPI(title="A-to-z claims: adjudication", version="1.0.0", lifespan=lifespan)
+    service = ConsumingService(
+        name="adjudication",
+        database_url=settings.database_url,
+        pool_size=settings.database_pool_size,
+        kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
+        consumer_group=settings.consumer_group,
+        topics=[ORDERS, CLAIMS_COMMANDS],
+        max_batch=settings.max_batch,
+        migrations=store.MIGRATIONS,
+        handler=handle,
+        grace_seconds=settings.shutdown_grace_seconds,
+        loops=[scheduler],
+    )
+    app = FastAPI(title="A-to-z claims: adjudication", version="1.0.0", lifespan=service.lifespan)
 
     async def service_now() -> datetime:
         if settings.clock == "event":
-            async with pool().acquire() as conn:
+            async with service.pool.acquire() as conn:
                 return await store.watermark(conn, settings.event_clock_idle_seconds) or clock()
         return clock()
 
-    app.include_router(build_router(pool, Readers(settings.tokens), service_now))
-
-    @app.get("/health/live", tags=["operations"])
-    async def live() -> dict[str, str]:
-        return {"status": "alive"}
-
-    @app.get("/health/ready", tags=["operations"])
-    async def ready() -> JSONResponse:
-        checks = {
-            "consumer": "consumer" in parts and parts["consumer"].running,
-            "relay": "relay" in parts and parts["relay"].running,
-        }
-        try:
-            async with pool().acquire() as conn:
-                checks["postgres"] = await conn.fetchval("SELECT true")
-        except (KeyError, OSError, asyncpg.PostgresError):
-            checks["postgres"] = False
-        ok = all(checks.values())
-        return JSONResponse(
-            {"status": "ready" if ok else "not_ready", "checks": checks},
-            status_code=200 if ok else 503,
-        )
-
-    app.state.parts = parts
+    app.include_router(build_router(lambda: service.pool, Readers(settings.tokens), service_now))
+    service.install(app)
+    app.state.service = service
     return app

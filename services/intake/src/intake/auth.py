@@ -1,22 +1,18 @@
-"""Bearer-token authentication: a token maps to a role and a subject, through its hash.
-
-Settings hold only the SHA-256 digest of each token. Tokens are long random API keys, so a fast
-unsalted hash is enough (the pre-image space is too large to search), and looking a digest up in
-a dict leaks nothing about the secret through timing. Tokens and digests are never logged.
-"""
+"""Intake's authentication: a bearer token maps to a role and a subject (see
+:mod:`servicekit.auth` for how tokens are stored), and a role may take only its actions."""
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Final
-
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from typing import Final
 
 from contracts.claims import Actor, ActorRole
+from servicekit.auth import TokenGrant, hash_token
+
+__all__ = ["PERMISSIONS", "Principal", "TokenGrant", "TokenRegistry", "hash_token", "new_token"]
 
 Action = str  # one of the keys of PERMISSIONS
 
@@ -29,21 +25,6 @@ PERMISSIONS: Final[Mapping[Action, frozenset[ActorRole]]] = {
     "claim.decide": frozenset({"reviewer"}),
     "claim.appeal": frozenset({"buyer", "seller", "agent"}),
 }
-
-Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-
-
-class TokenGrant(BaseModel):
-    """One configured token: the digest of the secret, and who presenting it is."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    sha256: Sha256Hex
-    role: ActorRole
-    subject: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-
-    def __repr__(self) -> str:
-        return f"TokenGrant(role={self.role!r}, subject={self.subject!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +39,6 @@ class Principal:
 
     def may(self, action: Action) -> bool:
         return self.role in PERMISSIONS[action]
-
-
-def hash_token(token: str) -> str:
-    """The SHA-256 hex digest stored in settings for ``token``."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def new_token() -> str:

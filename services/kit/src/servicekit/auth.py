@@ -1,8 +1,14 @@
-"""Bearer tokens for the read APIs: SHA-256 digests in settings, as intake does."""
+"""Bearer tokens: settings hold only the SHA-256 digest of each token.
+
+Tokens are long random API keys, so a fast unsalted hash is enough (the pre-image space is too
+large to search), and looking a digest up in a dict leaks nothing about the secret through
+timing. Tokens and digests are never logged.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -24,18 +30,28 @@ class TokenGrant(BaseModel):
         return f"TokenGrant(role={self.role!r}, subject={self.subject!r})"
 
 
+def hash_token(token: str) -> str:
+    """The SHA-256 hex digest stored in settings for ``token``."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class Reader:
+    """Who presented a token."""
+
     role: ActorRole
     subject: str
 
 
 class Readers:
-    def __init__(self, grants: tuple[TokenGrant, ...]) -> None:
+    """Finds who is behind an ``Authorization: Bearer <token>`` header."""
+
+    def __init__(self, grants: Iterable[TokenGrant]) -> None:
         self._by_digest = {g.sha256: Reader(g.role, g.subject) for g in grants}
 
     def authenticate(self, authorization: str | None) -> Reader | None:
+        """The reader behind the header, or None (no header, another scheme, unknown token)."""
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
-        return self._by_digest.get(hashlib.sha256(token.strip().encode()).hexdigest())
+        return self._by_digest.get(hash_token(token.strip()))

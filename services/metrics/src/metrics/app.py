@@ -9,27 +9,22 @@ Run with ``python -m metrics`` (host and port from settings).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
-from typing import Any
 
 import asyncpg
 import structlog
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 
 from contracts.topics import CLAIMS_EVENTS, ORDERS
 from metrics import handlers, store
 from metrics.api import build_router
 from metrics.odr import OdrSettings
 from metrics.settings import MetricsSettings
-from servicekit import postgres
 from servicekit.auth import Readers
-from servicekit.consumer import BatchConsumer, Delivered
+from servicekit.consumer import Delivered
 from servicekit.logging import configure_logging
-from servicekit.outbox import OutboxRelay
+from servicekit.runtime import ConsumingService
 
 log = structlog.get_logger("metrics")
 
@@ -69,10 +64,6 @@ def create_app(
     settings = settings or MetricsSettings()
     configure_logging(settings.log_format, settings.log_level, service=settings.service_name)
     odr_settings = settings.odr()
-    parts: dict[str, Any] = {}
-
-    def pool() -> asyncpg.Pool:
-        return parts["pool"]
 
     async def as_of(conn: asyncpg.Connection) -> date:
         if settings.clock == "event":
@@ -85,55 +76,24 @@ def create_app(
         today = None if settings.clock == "event" else clock().date()
         await handlers.apply_batch(conn, batch, settings=odr_settings, as_of=today)
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        parts["pool"] = db = await postgres.create_pool(
-            settings.database_url, max_size=settings.database_pool_size
-        )
-        await postgres.apply_migrations(db, postgres.SERVICEKIT_MIGRATIONS, store.MIGRATIONS)
-        consumer = BatchConsumer(
-            settings.kafka_bootstrap_servers,
-            settings.consumer_group,
-            [ORDERS, CLAIMS_EVENTS],
-            db,
-            handle,
-            consumer_name=settings.consumer_group,
-            max_batch=settings.max_batch,
-        )
-        relay = OutboxRelay(db, settings.kafka_bootstrap_servers, client_id="metrics-relay")
-        parts["consumer"], parts["relay"] = consumer, relay
-        await relay.start()
-        await consumer.start()
-        refresher = asyncio.create_task(
-            _day_boundaries(db, as_of, odr_settings, settings.day_check_seconds)
-        )
-        try:
-            yield
-        finally:
-            refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refresher
-            await consumer.stop(settings.shutdown_grace_seconds)
-            await relay.stop(settings.shutdown_grace_seconds)
-            await db.close()
+    async def day_boundaries(pool: asyncpg.Pool) -> None:
+        await _day_boundaries(pool, as_of, odr_settings, settings.day_check_seconds)
 
-    app = FastAPI(title="A-to-z claims: metrics", version="1.0.0", lifespan=lifespan)
-    app.include_router(build_router(pool, Readers(settings.tokens)))
-
-    @app.get("/health/live", tags=["operations"])
-    async def live() -> dict[str, str]:
-        return {"status": "alive"}
-
-    @app.get("/health/ready", tags=["operations"])
-    async def ready() -> JSONResponse:
-        checks = {
-            "consumer": "consumer" in parts and parts["consumer"].running,
-            "relay": "relay" in parts and parts["relay"].running,
-        }
-        ok = all(checks.values())
-        return JSONResponse(
-            {"status": "ready" if ok else "not_ready", "checks": checks},
-            status_code=200 if ok else 503,
-        )
-
+    service = ConsumingService(
+        name="metrics",
+        database_url=settings.database_url,
+        pool_size=settings.database_pool_size,
+        kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
+        consumer_group=settings.consumer_group,
+        topics=[ORDERS, CLAIMS_EVENTS],
+        max_batch=settings.max_batch,
+        migrations=store.MIGRATIONS,
+        handler=handle,
+        grace_seconds=settings.shutdown_grace_seconds,
+        loops=[day_boundaries],
+    )
+    app = FastAPI(title="A-to-z claims: metrics", version="1.0.0", lifespan=service.lifespan)
+    app.include_router(build_router(lambda: service.pool, Readers(settings.tokens)))
+    service.install(app)
+    app.state.service = service
     return app
