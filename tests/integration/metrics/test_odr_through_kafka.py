@@ -294,3 +294,41 @@ async def test_a_rebuild_from_offset_zero_equals_the_live_state(
     assert live[0][2:4] == (20, 1)
     assert live_status == rebuilt_status == "AT_RISK"
     assert progress[-1][0] == progress[-1][1]  # the bar reached its end
+
+
+async def test_orders_leave_the_window_at_a_day_boundary_even_when_nothing_happens(
+    kafka_bootstrap_servers: str, database_url: str
+) -> None:
+    group = f"metrics-test-{uuid.uuid4().hex[:8]}"
+    await skip_to_end(kafka_bootstrap_servers, group, [ORDERS.name, CLAIMS_EVENTS.name])
+    today = [DAY + timedelta(hours=3)]
+    settings = MetricsSettings(
+        kafka_bootstrap_servers=kafka_bootstrap_servers,
+        database_url=database_url,
+        consumer_group=group,
+        day_check_seconds=0.2,
+        log_format="console",
+    )
+    seller = f"seller-{uuid.uuid4().hex[:8]}"
+    app = create_app(settings, clock=lambda: today[0])
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka_bootstrap_servers, enable_idempotence=True, acks="all"
+    )
+    await producer.start()
+    try:
+        async with (
+            LifespanManager(app, startup_timeout=60, shutdown_timeout=60),
+            tail(kafka_bootstrap_servers, SELLERS_HEALTH.name) as health,
+        ):
+            await _send(
+                producer, placed(order_id=f"{seller}-o1", seller_id=seller, placed_at=DAY), DAY
+            )
+            [counted] = await health.collect(_for(seller), count=1)
+            today[0] = DAY + timedelta(days=61)  # nothing else happens; the days go by
+            [left] = await health.collect(_for(seller), count=1)
+    finally:
+        await producer.stop()
+    assert codec.decode(SELLERS_HEALTH, counted.value).data.combined.orders == 1
+    after = codec.decode(SELLERS_HEALTH, left.value).data
+    assert after.combined.orders == 0
+    assert after.window.first_order_date > DAY.date()
