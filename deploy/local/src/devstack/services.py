@@ -24,7 +24,17 @@ from devstack.config import DevstackConfig
 from devstack.errors import DevstackError
 from devstack.procs import pid_is_running, read_pid, spawn_detached, terminate
 
-PORTS: Final = {"intake": 8001, "adjudication": 8002, "metrics": 8003}
+DEFAULT_PORTS: Final = {"intake": 8001, "adjudication": 8002, "metrics": 8003}
+
+
+def ports() -> dict[str, int]:
+    """Each service's port: ``DEVSTACK_<SERVICE>_PORT`` or its default (8001, 8002, 8003)."""
+    return {
+        name: int(os.environ.get(f"DEVSTACK_{name.upper()}_PORT", default))
+        for name, default in DEFAULT_PORTS.items()
+    }
+
+
 ROLES: Final = (
     ("buyer", "buyer-demo"),
     ("seller", "seller-demo"),
@@ -42,7 +52,7 @@ class ServiceStatus:
 
 
 def _url(name: str) -> str:
-    return f"http://127.0.0.1:{PORTS[name]}"
+    return f"http://127.0.0.1:{ports()[name]}"
 
 
 def tokens(config: DevstackConfig) -> dict[str, dict[str, str]]:
@@ -88,7 +98,7 @@ def _spec(config: DevstackConfig, endpoints: Endpoints) -> list[dict[str, object
         "metrics": {"DATABASE_URL": f"{base}/metrics"},
     }
     spec: list[dict[str, object]] = []
-    for name, port in PORTS.items():
+    for name, port in ports().items():
         prefix = name.upper() + "_"
         env = {
             prefix + k: v for k, v in {**shared, **specific[name], "HTTP_PORT": str(port)}.items()
@@ -110,7 +120,7 @@ def _pid_file(config: DevstackConfig) -> Path:
 
 def status(config: DevstackConfig) -> list[ServiceStatus]:
     found = []
-    for name in PORTS:
+    for name in ports():
         try:
             with urllib.request.urlopen(_url(name) + "/health/ready", timeout=2) as answer:  # noqa: S310  # our own loopback URL
                 ready = answer.status == 200

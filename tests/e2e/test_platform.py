@@ -1,0 +1,161 @@
+"""The whole platform as ``./platform up`` runs it: the three services as supervised processes
+on a real Kafka and PostgreSQL, driven through intake's HTTP API and order facts on Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from contracts import codec
+from contracts.envelope import Payload, wrap
+from contracts.topics import ORDERS
+from devstack import services
+from devstack.api import Endpoints
+from devstack.config import load_config
+from tests.unit.adjudication.builders import contacted, placed, shipped
+
+pytestmark = pytest.mark.e2e
+PORTS = {"intake": 18001, "adjudication": 18002, "metrics": 18003}
+
+
+@pytest.fixture
+async def service_databases(postgres_url: str) -> None:
+    """The services' own databases, which the launcher makes but another server may lack."""
+    admin = await asyncpg.connect(postgres_url)
+    try:
+        existing = {row["datname"] for row in await admin.fetch("SELECT datname FROM pg_database")}
+        for name in ("adjudication", "metrics"):
+            if name not in existing:
+                await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+def platform(
+    service_databases: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    kafka_bootstrap_servers: str,
+    postgres_url: str,
+) -> Iterator[dict[str, Any]]:
+    for name, port in PORTS.items():
+        monkeypatch.setenv(f"DEVSTACK_{name.upper()}_PORT", str(port))
+    config = load_config({"DEVSTACK_HOME": str(tmp_path / "home")})
+    endpoints = Endpoints(kafka_bootstrap_servers, postgres_url)
+    services.start(config, endpoints, timeout_s=120)
+    try:
+        yield {"tokens": services.tokens(config), "logs": config.logs_dir}
+    finally:
+        services.stop(config)
+
+
+async def _wait(read: Any, done: Any, within: float = 60.0) -> Any:
+    deadline = time.monotonic() + within
+    last = None
+    while time.monotonic() < deadline:
+        last = await read()
+        if done(last):
+            return last
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"gave up waiting; last answer: {last}")
+
+
+async def test_a_claim_goes_from_intake_through_adjudication_to_the_sellers_odr(
+    platform: dict[str, Any], kafka_bootstrap_servers: str
+) -> None:
+    tokens = platform["tokens"]
+    buyer, seller = tokens["buyer"], tokens["seller"]
+    now = datetime.now(UTC)
+    order_id = f"e2e-{uuid.uuid4().hex[:10]}"
+    ids = {"order_id": order_id, "seller_id": seller["subject"]}
+    facts: list[tuple[Payload, datetime]] = [
+        (
+            placed(
+                **ids,
+                buyer_id=buyer["subject"],
+                placed_at=now - timedelta(days=10),
+                ship_by=now - timedelta(days=9),
+                estimated_delivery_min=now - timedelta(days=6),
+                estimated_delivery_max=now - timedelta(days=5),
+            ),
+            now - timedelta(days=10),
+        ),
+        (shipped().model_copy(update=ids), now - timedelta(days=9)),
+        (
+            contacted(at=now - timedelta(days=4)).model_copy(
+                update={**ids, "buyer_id": buyer["subject"]}
+            ),
+            now - timedelta(days=4),
+        ),
+    ]
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka_bootstrap_servers, enable_idempotence=True, acks="all"
+    )
+    await producer.start()
+    try:
+        for payload, at in facts:
+            envelope = wrap(payload, source="/e2e", subject=order_id, time=at)
+            await producer.send_and_wait(
+                ORDERS.name, codec.encode(envelope), key=codec.message_key(ORDERS, envelope)
+            )
+    finally:
+        await producer.stop()
+
+    def as_(who: dict[str, str]) -> dict[str, str]:
+        return {"Authorization": f"Bearer {who['token']}"}
+
+    intake = f"http://127.0.0.1:{PORTS['intake']}"
+    async with httpx.AsyncClient(timeout=10) as http:
+        filed = await http.post(
+            f"{intake}/v1/claims",
+            headers=as_(buyer),
+            json={
+                "order_id": order_id,
+                "reason": "not_received",
+                "amount": {"amount": "50.00", "currency": "EUR"},
+                "description": "It never came.",
+            },
+        )
+        assert filed.status_code == 202, filed.text
+        claim_url = filed.json()["links"]["claim"].replace(":8002", f":{PORTS['adjudication']}")
+
+        async def claim() -> dict[str, Any]:
+            answer = await http.get(claim_url, headers=as_(buyer))
+            return answer.json() if answer.status_code == 200 else {"status": answer.status_code}
+
+        admitted = await _wait(claim, lambda c: c.get("status") == "action_required")
+        assert "accept" in admitted["actions"]["seller"]
+        accepted = await http.post(
+            f"{intake}/v1/claims/{admitted['claim_id']}/response",
+            headers=as_(seller),
+            json={"order_id": order_id, "response": {"action": "accept"}},
+        )
+        assert accepted.status_code == 202, accepted.text
+        closed = await _wait(claim, lambda c: c.get("status") == "closed")
+        assert (closed["resolution"], closed["funded_by"]) == ("granted", "seller")
+
+        metrics = f"http://127.0.0.1:{PORTS['metrics']}"
+
+        async def health_now() -> dict[str, Any]:
+            answer = await http.get(
+                f"{metrics}/v1/sellers/{seller['subject']}/health", headers=as_(seller)
+            )
+            found: dict[str, Any] = answer.json() if answer.status_code == 200 else {}
+            return found
+
+        health = await _wait(health_now, lambda h: h.get("combined", {}).get("claims", 0) >= 1)
+    assert health["combined"]["defective_orders"] >= 1
+    assert health["seller_id"] == seller["subject"]
+    assert json.loads((platform["logs"] / "intake.log").read_text().splitlines()[-1])["service"]
