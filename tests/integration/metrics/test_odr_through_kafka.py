@@ -260,11 +260,14 @@ async def test_a_rebuild_from_offset_zero_equals_the_live_state(
         settings = MetricsSettings(
             kafka_bootstrap_servers=kafka_bootstrap_servers, database_url=rebuilt_url, clock="event"
         )
+        # The live service's "today" is the newest event time it read (this test's events);
+        # the rebuild reads every test's events, so it is told the same day.
         applied = await rebuild(
             kafka_bootstrap_servers,
             rebuilt_url,
             settings,
             on_progress=lambda done, total: progress.append((done, total)),
+            as_of=(DAY + timedelta(hours=1)).date(),
         )
         query = (
             "SELECT channel, day, orders, defective, claims, negative_feedback, chargebacks"

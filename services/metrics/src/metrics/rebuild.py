@@ -40,8 +40,13 @@ async def rebuild(
     *,
     commit_offsets_for: str | None = None,
     on_progress: Callable[[int, int], None] = lambda done, total: None,
+    as_of: date | None = None,
 ) -> int:
-    """Rebuild into ``database_url`` (its ODR tables are emptied first); messages applied."""
+    """Rebuild into ``database_url`` (its ODR tables are emptied first); messages applied.
+
+    Health is computed as of ``as_of`` when given, else as the service would (today, or on
+    event time the newest event time read).
+    """
     pool = await postgres.create_pool(database_url)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
@@ -92,7 +97,7 @@ async def rebuild(
                 )
                 firsts = [d for d in deliveries if d.message_id in fresh]
                 await handlers.apply_batch(
-                    conn, firsts, settings=odr_settings, as_of=_as_of(settings)
+                    conn, firsts, settings=odr_settings, as_of=as_of or _as_of(settings)
                 )
                 applied += len(firsts)
             on_progress(done, total)
