@@ -133,6 +133,9 @@ def main(
         None, help="Database to rebuild into (default: the service's)."
     ),
     commit_offsets: bool = typer.Option(False, help="Move the service's consumer group on."),
+    as_of: str | None = typer.Option(
+        None, help="Compute health as of this day (YYYY-MM-DD) instead of the service's today."
+    ),
 ) -> None:
     """Rebuild all ODR state from the topics, from offset zero, with a progress bar."""
     settings = MetricsSettings()
@@ -156,6 +159,7 @@ def main(
                 settings,
                 commit_offsets_for=settings.consumer_group if commit_offsets else None,
                 on_progress=show,
+                as_of=date.fromisoformat(as_of) if as_of else None,
             )
         )
     typer.echo(f"applied {applied} messages into {target.rsplit('@', 1)[-1]}")
