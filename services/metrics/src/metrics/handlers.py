@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any, Final
 
@@ -128,6 +128,15 @@ async def refresh_health(
         }
         combined = per_channel["seller_fulfilled"] + per_channel["platform_fulfilled"]
         status = odr.status(combined, settings)
+        before = previous.get(seller)
+        if before is None and combined.orders == 0:
+            continue  # a seller we know no order of yet (a claim came first): nothing to say
+        figures = (combined.orders, combined.defective, status)
+        if (
+            before is not None
+            and (before["orders"], before["defective"], before["status"]) == figures
+        ):
+            continue  # nothing really changed: no event, and no need to build one
         merged: dict[date, DayCounts] = {}
         for channel_days in by_channel.values():
             for day, counts in channel_days.items():
@@ -135,7 +144,7 @@ async def refresh_health(
         event = SellerOdrChanged(
             seller_id=seller,
             window=OdrWindow(
-                as_of=datetime.combine(as_of, datetime.min.time()).astimezone(),
+                as_of=datetime.combine(as_of, time(), tzinfo=UTC),
                 first_order_date=first,
                 last_order_date=last,
             ),
@@ -146,15 +155,6 @@ async def refresh_health(
             orders_to_recover=odr.orders_to_recover(combined, settings),
             projected_crossing=odr.projected_crossing(merged, as_of, settings),
         )
-        before = previous.get(seller)
-        if before is None and combined.orders == 0:
-            continue  # a seller we know no order of yet (a claim came first): nothing to say
-        figures = (combined.orders, combined.defective, status)
-        if (
-            before is not None
-            and (before["orders"], before["defective"], before["status"]) == figures
-        ):
-            continue  # nothing really changed: no event
         rows.append(
             (
                 seller,

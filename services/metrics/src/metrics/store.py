@@ -6,7 +6,6 @@ outbox events commit together.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import orjson
 
 from metrics.odr import ClaimMark, DayCounts, OrderDefects
 
@@ -21,7 +21,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def dump_state(state: OrderDefects) -> str:
-    return json.dumps(
+    return orjson.dumps(
         {
             "order_id": state.order_id,
             "seller_id": state.seller_id,
@@ -32,11 +32,11 @@ def dump_state(state: OrderDefects) -> str:
             "removed_feedback": sorted(state.removed_feedback),
             "service_chargebacks": sorted(state.service_chargebacks),
         }
-    )
+    ).decode()
 
 
 def load_state(text: str) -> OrderDefects:
-    raw = json.loads(text)
+    raw = orjson.loads(text)
     return OrderDefects(
         order_id=raw["order_id"],
         seller_id=raw["seller_id"],
