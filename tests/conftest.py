@@ -6,14 +6,25 @@ the servers come from (environment, testcontainers, or the project's launcher).
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from tests.support.infrastructure import Infrastructure, ensure_topics, provide
+
+# CI runs the property and fuzz tests on a fixed set of examples, so a submission's result does
+# not depend on the draw; run with HYPOTHESIS_PROFILE=explore (or locally, by default) to search
+# new examples.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+hypothesis_settings.register_profile("explore", derandomize=False, print_blob=True)
+hypothesis_settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "explore")
+)
 
 
 @pytest.fixture(scope="session")
