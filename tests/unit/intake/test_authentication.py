@@ -38,19 +38,30 @@ async def test_authentication_comes_before_body_validation(client: httpx.AsyncCl
     [
         ("seller", "/v1/claims", filing()),
         ("reviewer", "/v1/claims", filing()),
-        ("buyer", "/v1/claims/clm-1/response",
-         {"order_id": "o-1", "response": {"action": "accept"}}),
-        ("seller", "/v1/claims/clm-1/decision",
-         {"order_id": "o-1", "decision": {"kind": "review", "outcome": "granted",
-                                          "funded_by": "seller"}}),
+        (
+            "buyer",
+            "/v1/claims/clm-1/response",
+            {"order_id": "o-1", "response": {"action": "accept"}},
+        ),
+        (
+            "seller",
+            "/v1/claims/clm-1/decision",
+            {
+                "order_id": "o-1",
+                "decision": {"kind": "review", "outcome": "granted", "funded_by": "seller"},
+            },
+        ),
         ("seller", "/v1/claims/clm-1/withdrawal", {"order_id": "o-1"}),
         ("reviewer", "/v1/claims/clm-1/appeals", {"order_id": "o-1", "statement": "unfair"}),
     ],
-)  # fmt: skip
+)
 async def test_a_role_not_allowed_to_act_gets_403(
-    client: httpx.AsyncClient, publisher: RecordingPublisher, who: str, path: str,
+    client: httpx.AsyncClient,
+    publisher: RecordingPublisher,
+    who: str,
+    path: str,
     body: dict[str, object],
-) -> None:  # fmt: skip
+) -> None:
     response = await client.post(path, json=body, headers=bearer(who))
     assert response.status_code == 403
     assert response.json()["error"] == "forbidden"
@@ -99,6 +110,64 @@ def test_a_plain_text_secret_is_refused_as_a_token_hash() -> None:
 
 def test_every_action_names_at_least_one_role() -> None:
     assert set(PERMISSIONS) == {
-        "claim.file", "claim.withdraw", "claim.respond", "claim.decide", "claim.appeal"
-    }  # fmt: skip
+        "claim.file",
+        "claim.withdraw",
+        "claim.respond",
+        "claim.decide",
+        "claim.appeal",
+    }
     assert all(PERMISSIONS.values())
+
+
+async def test_a_service_token_acts_for_an_actor_at_a_given_event_time(
+    client: httpx.AsyncClient, publisher: RecordingPublisher
+) -> None:
+    headers = bearer("service") | {
+        "X-On-Behalf-Of": "buyer:buyer-0042",
+        "X-Event-Time": "2026-03-12T09:00:00+01:00",
+    }
+    response = await client.post("/v1/claims", json=filing(), headers=headers)
+    assert response.status_code == 202, response.text
+    [envelope] = publisher.published
+    assert (envelope.data.actor.role, envelope.data.actor.subject) == ("buyer", "buyer-0042")
+    assert envelope.data.buyer_id == "buyer-0042"
+    assert envelope.time.isoformat() == "2026-03-12T09:00:00+01:00"
+
+
+async def test_a_service_acting_for_a_role_still_needs_that_roles_permission(
+    client: httpx.AsyncClient,
+) -> None:
+    headers = bearer("service") | {"X-On-Behalf-Of": "seller:seller-acme"}
+    response = await client.post("/v1/claims", json=filing(), headers=headers)
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("header", ["X-On-Behalf-Of", "X-Event-Time"])
+async def test_only_service_tokens_may_act_for_others_or_set_event_time(
+    client: httpx.AsyncClient, publisher: RecordingPublisher, header: str
+) -> None:
+    value = "buyer:buyer-0099" if header == "X-On-Behalf-Of" else "2026-03-12T09:00:00Z"
+    response = await client.post(
+        "/v1/claims", json=filing(), headers=bearer("buyer") | {header: value}
+    )
+    assert response.status_code == 403
+    assert publisher.published == []
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("X-On-Behalf-Of", "buyer"),
+        ("X-On-Behalf-Of", "emperor:x"),
+        ("X-Event-Time", "2026-03-12T09:00:00"),
+        ("X-Event-Time", "yesterday"),
+    ],
+)
+async def test_a_malformed_delegation_or_event_time_is_422_on_its_header(
+    client: httpx.AsyncClient, header: str, value: str
+) -> None:
+    response = await client.post(
+        "/v1/claims", json=filing(), headers=bearer("service") | {header: value}
+    )
+    assert response.status_code == 422
+    assert any(f["field"].startswith(f"header.{header}") for f in response.json()["fields"])

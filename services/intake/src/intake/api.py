@@ -29,8 +29,8 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
-from contracts.base import Identifier
-from contracts.claims import ClaimCommand
+from contracts.base import Identifier, Timestamp
+from contracts.claims import Actor, ClaimCommand
 from intake import requests as build
 from intake.auth import Principal, TokenRegistry
 from intake.observability import IntakeMetrics
@@ -52,15 +52,31 @@ class ClaimAction:
 
 CLAIM_ACTIONS: Final[tuple[ClaimAction, ...]] = (
     ClaimAction("claim.file", "/v1/claims", build.FileClaimRequest, "File a claim"),
-    ClaimAction("claim.withdraw", "/v1/claims/{claim_id}/withdrawal", build.WithdrawRequest,
-                "Withdraw a claim before it is decided"),
-    ClaimAction("claim.respond", "/v1/claims/{claim_id}/response", build.RespondRequest,
-                "Seller: refund, send a replacement, accept, or dispute"),
-    ClaimAction("claim.decide", "/v1/claims/{claim_id}/decision", build.DecideRequest,
-                "Reviewer: decide a claim under review, or rule on an appeal"),
-    ClaimAction("claim.appeal", "/v1/claims/{claim_id}/appeals", build.AppealRequest,
-                "Appeal a decision within the appeal window"),
-)  # fmt: skip
+    ClaimAction(
+        "claim.withdraw",
+        "/v1/claims/{claim_id}/withdrawal",
+        build.WithdrawRequest,
+        "Withdraw a claim before it is decided",
+    ),
+    ClaimAction(
+        "claim.respond",
+        "/v1/claims/{claim_id}/response",
+        build.RespondRequest,
+        "Seller: refund, send a replacement, accept, or dispute",
+    ),
+    ClaimAction(
+        "claim.decide",
+        "/v1/claims/{claim_id}/decision",
+        build.DecideRequest,
+        "Reviewer: decide a claim under review, or rule on an appeal",
+    ),
+    ClaimAction(
+        "claim.appeal",
+        "/v1/claims/{claim_id}/appeals",
+        build.AppealRequest,
+        "Appeal a decision within the appeal window",
+    ),
+)
 
 
 class Accepted(BaseModel):
@@ -93,12 +109,45 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"model": Problem, "description": "The token's role may not take this action."},
     413: {"model": Problem, "description": "Body over the configured limit."},
     422: {"model": ValidationProblem, "description": "Field-level validation errors."},
-    503: {"model": Problem, "description": "Kafka did not acknowledge; retry after the header.",
-          "headers": {"Retry-After": {"schema": {"type": "integer"},
-                                      "description": "Seconds to wait before retrying."}}},
-}  # fmt: skip
+    503: {
+        "model": Problem,
+        "description": "Kafka did not acknowledge; retry after the header.",
+        "headers": {
+            "Retry-After": {
+                "schema": {"type": "integer"},
+                "description": "Seconds to wait before retrying.",
+            }
+        },
+    },
+}
 
 _CLAIM_ID: Final = TypeAdapter(Identifier)
+_ACTOR: Final = TypeAdapter(Actor)
+_TIMESTAMP: Final = TypeAdapter(Timestamp)
+ON_BEHALF_OF: Final = "X-On-Behalf-Of"
+EVENT_TIME: Final = "X-Event-Time"
+
+
+def _delegate(header: str) -> Principal:
+    """``role:subject`` from a service token: the actor it acts for (a simulator, a replay)."""
+    role, _, subject = header.partition(":")
+    try:
+        actor = _ACTOR.validate_python({"role": role, "subject": subject})
+    except ValidationError as error:
+        raise _invalid(("header", ON_BEHALF_OF), error) from None
+    return Principal(actor.role, actor.subject)
+
+
+def _event_time(header: str | None) -> datetime | None:
+    """The event time a service token sets on its commands (RFC 3339 with an offset)."""
+    if header is None:
+        return None
+    try:
+        return _TIMESTAMP.validate_python(header)
+    except ValidationError as error:
+        raise _invalid(("header", EVENT_TIME), error) from None
+
+
 _IDEMPOTENCY_KEY: Final = TypeAdapter(IdempotencyKey)
 _BEARER: Final = "HTTPBearer"
 
@@ -158,41 +207,72 @@ def build_api(
     )
     _install_error_handlers(app)
 
-    def authorize(request: Request, action: str) -> Principal:
+    def authorize(request: Request, action: str) -> tuple[Principal, datetime | None]:
+        """The acting principal and, for service tokens, the event time they set."""
         principal = registry.authenticate(request.headers.get("authorization"))
         if principal is None:
             raise StarletteHTTPException(401, "a valid bearer token is required")
+        delegated = request.headers.get(ON_BEHALF_OF)
+        event_time = request.headers.get(EVENT_TIME)
+        # An empty header is still a header: it is judged, not ignored.
+        if (delegated is not None or event_time is not None) and principal.role != "service":
+            raise StarletteHTTPException(
+                403, f"only service tokens may send {ON_BEHALF_OF} or {EVENT_TIME}"
+            )
+        when = _event_time(event_time)
+        if delegated is not None:
+            principal = _delegate(delegated)
         if not principal.may(action):
             raise StarletteHTTPException(403, f"role {principal.role!r} may not {action}")
-        return principal
+        return principal, when
 
     async def accept(
-        command: ClaimCommand, message_id: str, request_id: str, log_fields: dict[str, Any]
+        command: ClaimCommand,
+        message_id: str,
+        request_id: str,
+        log_fields: dict[str, Any],
+        event_time: datetime | None,
     ) -> Response:
-        envelope = build.envelope_for(command, message_id=message_id, now=clock(),
-                                      correlation_id=request_id)  # fmt: skip
+        envelope = build.envelope_for(
+            command, message_id=message_id, now=event_time or clock(), correlation_id=request_id
+        )
         # Fields of the request's one log line, written by the middleware when it answers.
-        log_fields.update(claim_id=command.claim_id, order_id=command.order_id,
-                          command=command.type, command_id=message_id)  # fmt: skip
+        log_fields.update(
+            claim_id=command.claim_id,
+            order_id=command.order_id,
+            command=command.type,
+            command_id=message_id,
+        )
         try:
             await publisher.publish(envelope)
         except BrokerUnavailableError as error:
             metrics.publish_failed(command.type)
             log.warning("intake.publish_failed", error=str(error))
-            return _problem(503, "broker_unavailable",
-                            "the command could not be recorded; nothing was accepted",
-                            **{"Retry-After": str(retry_after_seconds)})  # fmt: skip
+            return _problem(
+                503,
+                "broker_unavailable",
+                "the command could not be recorded; nothing was accepted",
+                **{"Retry-After": str(retry_after_seconds)},
+            )
         metrics.command_published(command.type)
         link = f"{claims_base_url.rstrip('/')}/v1/claims/{command.claim_id}"
-        body = {"status": "accepted", "claim_id": command.claim_id, "command_id": message_id,
-                "links": {"claim": link}}  # the Accepted model, written directly  # fmt: skip
-        return Response(orjson.dumps(body), status_code=202, headers={"Location": link},
-                        media_type="application/json")  # fmt: skip
+        body = {
+            "status": "accepted",
+            "claim_id": command.claim_id,
+            "command_id": message_id,
+            "links": {"claim": link},
+        }  # the Accepted model, written directly
+        return Response(
+            orjson.dumps(body),
+            status_code=202,
+            headers={"Location": link},
+            media_type="application/json",
+        )
 
     def endpoint(spec: ClaimAction) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
             request.state.route = spec.path
-            principal = authorize(request, spec.action)  # 401 and 403 before any validation
+            principal, event_time = authorize(request, spec.action)  # 401/403 come first
             claim_id = _validated(
                 _CLAIM_ID, request.path_params.get("claim_id"), ("path", "claim_id")
             )
@@ -207,7 +287,7 @@ def build_api(
                 raise _invalid(("body",), error) from None
             command, message_id = build.command_for(body, principal, claim_id, key)
             state = request.state
-            return await accept(command, message_id, state.request_id, state.log_fields)
+            return await accept(command, message_id, state.request_id, state.log_fields, event_time)
 
         return handle
 
@@ -225,28 +305,57 @@ def build_api(
 
 def _operation(spec: ClaimAction) -> dict[str, Any]:
     """The OpenAPI operation of one claim action."""
-    parameters: list[dict[str, Any]] = [{
-        "name": "Idempotency-Key", "in": "header", "required": False,
-        "description": "A retry with the same key gets the same claim id and command id.",
-        "schema": _IDEMPOTENCY_KEY.json_schema(),
-    }]  # fmt: skip
+    parameters: list[dict[str, Any]] = [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "description": "A retry with the same key gets the same claim id and command id.",
+            "schema": _IDEMPOTENCY_KEY.json_schema(),
+        }
+    ]
+    parameters += [
+        {
+            "name": ON_BEHALF_OF,
+            "in": "header",
+            "required": False,
+            "description": "Service tokens only: act as this actor, written role:subject.",
+            "schema": {"type": "string", "pattern": "^[a-z]+:[A-Za-z0-9][A-Za-z0-9._:\\-]*$"},
+        },
+        {
+            "name": EVENT_TIME,
+            "in": "header",
+            "required": False,
+            "description": "Service tokens only: the command's event time (RFC 3339, with offset).",
+            "schema": {"type": "string", "format": "date-time"},
+        },
+    ]
     if "{claim_id}" in spec.path:
-        parameters.insert(0, {
-            "name": "claim_id", "in": "path", "required": True,
-            "description": "The claim's id, as returned on filing.",
-            "schema": _CLAIM_ID.json_schema(),
-        })  # fmt: skip
+        parameters.insert(
+            0,
+            {
+                "name": "claim_id",
+                "in": "path",
+                "required": True,
+                "description": "The claim's id, as returned on filing.",
+                "schema": _CLAIM_ID.json_schema(),
+            },
+        )
 
     def content(model: type[BaseModel]) -> dict[str, Any]:
         return {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}
 
     responses: dict[str, Any] = {
-        "202": {"description": "Accepted: Kafka acknowledged the command.",
-                "content": content(Accepted)},
-    }  # fmt: skip
+        "202": {
+            "description": "Accepted: Kafka acknowledged the command.",
+            "content": content(Accepted),
+        },
+    }
     for status, answer in ERROR_RESPONSES.items():
-        responses[str(status)] = {"description": answer["description"],
-                                  "content": content(answer["model"])}  # fmt: skip
+        responses[str(status)] = {
+            "description": answer["description"],
+            "content": content(answer["model"]),
+        }
         if "headers" in answer:
             responses[str(status)]["headers"] = answer["headers"]
     return {
@@ -266,8 +375,9 @@ def _document_claim_actions(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        document = get_openapi(title=app.title, version=app.version,
-                               description=app.description, routes=app.routes)  # fmt: skip
+        document = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
         for spec in CLAIM_ACTIONS:
             document["paths"][spec.path] = {"post": _operation(spec)}
         components = document.setdefault("components", {})
@@ -277,10 +387,13 @@ def _document_claim_actions(app: FastAPI) -> None:
             schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             schemas.update(schema.pop("$defs", {}))
             schemas[model.__name__] = schema
-        components["securitySchemes"] = {_BEARER: {
-            "type": "http", "scheme": "bearer",
-            "description": "A token configured in INTAKE_TOKENS.",
-        }}  # fmt: skip
+        components["securitySchemes"] = {
+            _BEARER: {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A token configured in INTAKE_TOKENS.",
+            }
+        }
         app.openapi_schema = document
         return document
 
@@ -304,13 +417,22 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_problem(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        names = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "not_allowed",
-                 413: "body_too_large"}  # fmt: skip
+        names = {
+            401: "unauthenticated",
+            403: "forbidden",
+            404: "not_found",
+            405: "not_allowed",
+            413: "body_too_large",
+        }
         headers: Mapping[str, str] = dict(error.headers or {})  # keeps Allow on a 405
         if error.status_code == 401:
             headers = {**headers, "WWW-Authenticate": "Bearer"}
-        return _problem(error.status_code, names.get(error.status_code, "http_error"),
-                        str(error.detail), **headers)  # fmt: skip
+        return _problem(
+            error.status_code,
+            names.get(error.status_code, "http_error"),
+            str(error.detail),
+            **headers,
+        )
 
 
 def _install_operations(app: FastAPI, publisher: CommandPublisher, metrics: IntakeMetrics) -> None:
@@ -320,14 +442,19 @@ def _install_operations(app: FastAPI, publisher: CommandPublisher, metrics: Inta
     async def live() -> dict[str, str]:
         return {"status": "alive"}
 
-    @app.get("/health/ready", tags=["operations"], summary="Kafka acknowledges commands",
-             responses={503: {"description": "Kafka unreachable"}})  # fmt: skip
+    @app.get(
+        "/health/ready",
+        tags=["operations"],
+        summary="Kafka acknowledges commands",
+        responses={503: {"description": "Kafka unreachable"}},
+    )
     async def ready() -> JSONResponse:
         ok = await publisher.ready()
-        return JSONResponse({"status": "ready" if ok else "not_ready", "checks": {"kafka": ok}},
-                            status_code=200 if ok else 503)  # fmt: skip
+        return JSONResponse(
+            {"status": "ready" if ok else "not_ready", "checks": {"kafka": ok}},
+            status_code=200 if ok else 503,
+        )
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics",
-             response_class=Response)  # fmt: skip
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response)
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
