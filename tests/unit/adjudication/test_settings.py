@@ -10,7 +10,7 @@ import pytest
 from adjudication import lifecycle
 from adjudication.policy import Policy
 from adjudication.settings import AdjudicationSettings
-from tests.unit.adjudication.builders import ESTIMATED_DELIVERY, filing, order_facts
+from tests.unit.adjudication.builders import ESTIMATED_DELIVERY, filing, order_facts, placed
 
 
 def test_defaults_are_amazons() -> None:
@@ -46,3 +46,15 @@ def test_a_denial_speaks_the_marketplaces_language_when_the_buyer_gave_none() ->
         policy=policy,
     )
     assert transition.events[-1].message.language == "fr"  # type: ignore[attr-defined]
+
+
+def test_a_denial_speaks_the_language_the_buyer_gave_on_the_order() -> None:
+    facts = order_facts(placed(buyer_language="es"), with_defaults=False)
+    transition = lifecycle.file_claim(
+        filing(amount="100.01", language=None),
+        facts=facts,
+        open_claim=None,
+        now=ESTIMATED_DELIVERY + timedelta(days=3),
+        policy=Policy(languages={"fr": "fr"}),
+    )
+    assert transition.events[-1].message.language == "es"  # type: ignore[attr-defined]

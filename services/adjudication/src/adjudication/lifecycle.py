@@ -88,6 +88,7 @@ class Claim(BaseModel):
     state: ClaimState
     filing: FileClaim
     marketplace_id: str | None = None
+    buyer_language: str | None = None  # from the order, when the filing did not say
     replacement: ReplacementResponse | None = None
     replacement_sent_at: datetime | None = None
     decided_at: datetime | None = None
@@ -156,7 +157,7 @@ def _denial_message(
     # The buyer's language when they gave it, else the marketplace's.
     return buyer_message_from(
         reason,
-        claim.filing.language,
+        claim.filing.language or claim.buyer_language,
         local,
         default_language=policy.language_for(claim.marketplace_id),
     )
@@ -246,8 +247,13 @@ def file_claim(
         counts_toward_odr=True,
         version=1,
     )
-    marketplace = facts.placed.marketplace_id if facts and facts.placed else None
-    claim = Claim(state=state, filing=command, marketplace_id=marketplace)
+    placed = facts.placed if facts else None
+    claim = Claim(
+        state=state,
+        filing=command,
+        marketplace_id=placed.marketplace_id if placed else None,
+        buyer_language=placed.buyer_language if placed else None,
+    )
     if facts is None or not facts.known:
         hold_until = now + policy.unknown_order_hold
         held = claim.model_copy(
@@ -325,6 +331,7 @@ def order_arrived(
     released = claim.model_copy(
         update={
             "marketplace_id": facts.placed.marketplace_id,
+            "buyer_language": facts.placed.buyer_language,
             "state": claim.state.model_copy(
                 update={"seller_id": facts.seller_id, "deadlines": ClaimDeadlines()}
             ),
