@@ -5,7 +5,8 @@
 2. testcontainers, when a Docker engine answers (official ``apache/kafka`` and ``postgres``);
 3. the project's own launcher (``deploy/local``): jars from Maven Central, Debian's PostgreSQL.
 
-Whatever the source, the project's topics are created (idempotently) before tests run.
+Whatever the source, the project's topics are created (idempotently, by the launcher's own
+code) before tests run.
 """
 
 from __future__ import annotations
@@ -14,12 +15,9 @@ import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
-
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
 
 from contracts.topics import topics_to_create
+from devstack.kafka import ensure_topics as create_missing
 
 ENV_KAFKA = "PLATFORM_KAFKA_BOOTSTRAP_SERVERS"
 ENV_POSTGRES = "PLATFORM_POSTGRES_URL"
@@ -117,19 +115,6 @@ def provide() -> Iterator[Infrastructure]:
             yield found
 
 
-async def ensure_topics(bootstrap_servers: str, **admin_options: Any) -> None:
-    """Create every topic of the contracts that does not exist yet (replication factor 1)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **admin_options)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [
-            NewTopic(name, num_partitions=partitions, replication_factor=1)
-            for name, partitions in topics_to_create()
-            if name not in existing
-        ]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(missing)
-    finally:
-        await admin.close()
+async def ensure_topics(bootstrap_servers: str) -> None:
+    """Create every topic of the contracts that does not exist yet, as the launcher does."""
+    await create_missing(bootstrap_servers, topics_to_create())

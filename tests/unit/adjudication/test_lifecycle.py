@@ -439,3 +439,79 @@ def test_the_platform_does_not_file_again_when_the_buyer_already_claimed() -> No
         order_facts(), "msg-1", claims=[claim], now=FILED + timedelta(days=5), policy=POLICY
     )
     assert transition == Transition(None)
+
+
+def _denied_by_reviewer() -> Claim:
+    command = DecideClaim(
+        claim_id="clm-1",
+        order_id=ORDER,
+        actor=REVIEWER,
+        decision=ReviewDecision(outcome="denied", denial_reason="reviewer_denied"),
+    )
+    denied = _run(command, _under_review(), FILED + timedelta(days=1)).claim
+    assert denied is not None
+    return denied
+
+
+def test_a_buyer_appeal_of_a_denial_reversed_grants_the_claim() -> None:
+    appeal = AppealClaim(
+        claim_id="clm-1",
+        order_id=ORDER,
+        actor=BUYER_ACTOR,
+        appeal_id="apl-b",
+        statement="I never got it.",
+    )
+    appealed = _run(appeal, _denied_by_reviewer(), FILED + timedelta(days=3))
+    assert _types(appealed) == ["claim.appealed"]
+    assert appealed.claim is not None
+    ruling = DecideClaim(
+        claim_id="clm-1",
+        order_id=ORDER,
+        actor=REVIEWER,
+        decision=AppealRuling(appeal_id="apl-b", outcome="reversed", funded_by="seller"),
+    )
+    transition = _run(ruling, appealed.claim, FILED + timedelta(days=4))
+    assert transition.claim is not None
+    state = transition.claim.state
+    assert (state.resolution, state.funded_by, state.counts_toward_odr) == (
+        "granted",
+        "seller",
+        True,
+    )
+
+
+def test_an_upheld_appeal_changes_neither_the_money_nor_the_odr_impact() -> None:
+    denied = _denied_by_reviewer()
+    appeal = AppealClaim(
+        claim_id="clm-1",
+        order_id=ORDER,
+        actor=BUYER_ACTOR,
+        appeal_id="apl-u",
+        statement="Please look again.",
+    )
+    appealed = _run(appeal, denied, FILED + timedelta(days=3)).claim
+    assert appealed is not None
+    ruling = DecideClaim(
+        claim_id="clm-1",
+        order_id=ORDER,
+        actor=REVIEWER,
+        decision=AppealRuling(appeal_id="apl-u", outcome="upheld"),
+    )
+    transition = _run(ruling, appealed, FILED + timedelta(days=4))
+    assert _types(transition) == ["claim.appeal_decided"]
+    assert transition.claim is not None
+    after, before = transition.claim.state, denied.state
+    assert (after.status, after.resolution, after.funded_by, after.counts_toward_odr) == (
+        "closed",
+        before.resolution,
+        before.funded_by,
+        before.counts_toward_odr,
+    )
+
+
+def test_a_seller_cannot_appeal_a_denial() -> None:
+    appeal = AppealClaim(
+        claim_id="clm-1", order_id=ORDER, actor=SELLER_ACTOR, appeal_id="apl-s", statement="Me too."
+    )
+    transition = _run(appeal, _denied_by_reviewer(), FILED + timedelta(days=3))
+    assert transition.events[0].reason == "action_not_available"  # type: ignore[attr-defined]

@@ -380,6 +380,19 @@ async def _ensure_topics(
     return "; ".join(notes)
 
 
+async def ensure_topics(
+    bootstrap_servers: str, topics: Iterable[tuple[str, int]], *, timeout_s: float = 60
+) -> str:
+    """Create the missing ``(name, partitions)`` topics on any broker and wait for their leaders;
+    a note of what was done (for a broker this launcher did not start, as the tests' may be)."""
+    deadline = time.monotonic() + timeout_s
+    admin = await _connect_admin(bootstrap_servers, deadline)
+    try:
+        return await _ensure_topics(admin, list(topics), deadline)
+    finally:
+        await admin.close()
+
+
 def wait_until_ready(
     config: DevstackConfig,
     launch: Launch | None,

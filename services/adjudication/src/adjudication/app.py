@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
 import structlog
@@ -23,14 +23,11 @@ from adjudication.settings import AdjudicationSettings
 from contracts.topics import CLAIMS_COMMANDS, ORDERS
 from servicekit.auth import Readers
 from servicekit.consumer import Delivered
+from servicekit.kafka import utc_now
 from servicekit.logging import configure_logging
 from servicekit.runtime import ConsumingService
 
 log = structlog.get_logger("adjudication")
-
-
-def wall_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 async def _scheduler(
@@ -64,7 +61,7 @@ def create_app(
     settings: AdjudicationSettings | None = None,
     *,
     policy: Policy | None = None,
-    clock: Callable[[], datetime] = wall_clock,
+    clock: Callable[[], datetime] = utc_now,
 ) -> FastAPI:
     """Build the adjudication service from ``settings`` (read from the environment if omitted)."""
     settings = settings or AdjudicationSettings()

@@ -648,7 +648,6 @@ def _rule_on_appeal(
 ) -> Transition:
     if claim.state.status != "appealed" or ruling.appeal_id != claim.appeal_id:
         return _reject(command, command_id, "action_not_available", "no such appeal pending")
-    state = claim.state
     if ruling.outcome == "upheld":
         new_state = _evolve(claim, status="closed")
         rules: tuple[str, ...] = (APPEAL_UPHELD,)
@@ -671,7 +670,6 @@ def _rule_on_appeal(
         )
         rules = (APPEAL_REVERSED,)
     decided = claim.model_copy(update={"state": new_state, "decided_at": now})
-    del state
     return Transition(
         decided,
         (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import FastAPI
 
@@ -19,18 +19,15 @@ from intake.auth import TokenRegistry
 from intake.observability import BodySizeLimitMiddleware, IntakeMetrics, RequestContextMiddleware
 from intake.publisher import CommandPublisher, KafkaCommandPublisher
 from intake.settings import IntakeSettings
+from servicekit.kafka import utc_now
 from servicekit.logging import configure_logging
-
-
-def wall_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 def create_app(
     settings: IntakeSettings | None = None,
     *,
     publisher: CommandPublisher | None = None,
-    clock: Callable[[], datetime] = wall_clock,
+    clock: Callable[[], datetime] = utc_now,
 ) -> FastAPI:
     """Build the intake API from ``settings`` (read from the environment when omitted)."""
     settings = settings or IntakeSettings()

@@ -19,6 +19,8 @@ from aiokafka.errors import KafkaError
 from contracts import codec
 from contracts.envelope import Envelope
 from contracts.topics import CLAIMS_COMMANDS
+from servicekit.kafka import idempotent_producer, started
+from servicekit.retry import Backoff
 
 log = structlog.get_logger(__name__)
 
@@ -44,29 +46,24 @@ class KafkaCommandPublisher:
         self._producer: AIOKafkaProducer | None = None
         self._connecting: asyncio.Task[None] | None = None
 
-    def _new_producer(self) -> AIOKafkaProducer:
-        return AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap_servers,
-            client_id=self._client_id,
-            enable_idempotence=True,
-            acks="all",
-            linger_ms=1,
-            request_timeout_ms=int(self._timeout * 1000),
-        )
-
     async def _connect_until_up(self) -> None:
-        delay = 0.2
+        backoff = Backoff(initial_seconds=0.2, max_seconds=5.0)
+        failures = 0
         while True:
-            producer = self._new_producer()
+            producer = idempotent_producer(
+                self._bootstrap_servers,
+                client_id=self._client_id,
+                linger_ms=1,
+                request_timeout_ms=int(self._timeout * 1000),
+            )
             try:
-                await producer.start()
+                self._producer = await started(producer)
             except KafkaError as error:
-                await producer.stop()
+                failures += 1
+                delay = backoff.delay(failures)
                 log.warning("intake.broker_unreachable", error=str(error), retry_in=delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
                 continue
-            self._producer = producer
             log.info("intake.broker_connected", bootstrap_servers=self._bootstrap_servers)
             return
 

@@ -40,6 +40,7 @@ from contracts.dlq import REASON_CONTRACT_VIOLATION, REASON_NOT_JSON, DeadLetter
 from contracts.envelope import Envelope
 from contracts.topics import Topic
 from servicekit.inbox import first_deliveries
+from servicekit.kafka import idempotent_producer, started, stop_quietly, utc_now
 from servicekit.retry import Backoff, is_transient, retry_transient
 
 log = structlog.get_logger(__name__)
@@ -227,10 +228,6 @@ async def _settle(pending: Sequence[Awaitable[Any]]) -> None:
             raise result
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class BatchConsumer:
     """Consumes ``topics`` as ``group_id`` and applies each poll batch exactly once.
 
@@ -252,7 +249,7 @@ class BatchConsumer:
         backoff: Backoff | None = None,
         poll_timeout_ms: int = 1000,
         client_id: str | None = None,
-        clock: Clock = _utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         if not topics:
             raise ValueError("a consumer needs at least one topic")
@@ -497,25 +494,14 @@ class BatchConsumer:
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
-            producer = AIOKafkaProducer(
-                bootstrap_servers=self._bootstrap_servers,
-                client_id=f"{self._client_id}-dlq",
-                enable_idempotence=True,
-                acks="all",
+            self._producer = await started(
+                idempotent_producer(self._bootstrap_servers, client_id=f"{self._client_id}-dlq")
             )
-            try:
-                await producer.start()
-            except BaseException:
-                await producer.stop()
-                raise
-            self._producer = producer
         return self._producer
 
     async def _close_producer(self) -> None:
         producer, self._producer = self._producer, None
-        if producer is not None:
-            with contextlib.suppress(KafkaError, OSError):
-                await producer.stop()
+        await stop_quietly(producer)
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -27,6 +27,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from servicekit.kafka import idempotent_producer, started, stop_quietly
 from servicekit.retry import Backoff, is_transient
 
 log = structlog.get_logger(__name__)
@@ -174,33 +175,20 @@ class OutboxRelay:
                 self._wake.set()
                 await asyncio.sleep(0.05)
 
-    def _new_producer(self) -> AIOKafkaProducer:
-        # Created here, inside the running loop: aiokafka binds a producer to the loop it is
-        # created in.
-        return AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap_servers,
-            client_id=self._client_id,
-            enable_idempotence=True,
-            acks="all",
-            linger_ms=5,  # a short wait fills batches when a burst of rows is being sent
-        )
-
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
-            producer = self._new_producer()
-            try:
-                await producer.start()
-            except BaseException:
-                await producer.stop()
-                raise
-            self._producer = producer
+            self._producer = await started(
+                idempotent_producer(
+                    self._bootstrap_servers,
+                    client_id=self._client_id,
+                    linger_ms=5,  # a short wait fills batches when a burst of rows is being sent
+                )
+            )
         return self._producer
 
     async def _close_producer(self) -> None:
         producer, self._producer = self._producer, None
-        if producer is not None:
-            with contextlib.suppress(KafkaError, OSError):
-                await producer.stop()
+        await stop_quietly(producer)
 
     def _on_notify(self, *_: object) -> None:
         self._wake.set()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import asyncpg
 import structlog
@@ -23,14 +23,11 @@ from metrics.odr import OdrSettings
 from metrics.settings import MetricsSettings
 from servicekit.auth import Readers
 from servicekit.consumer import Delivered
+from servicekit.kafka import utc_now
 from servicekit.logging import configure_logging
 from servicekit.runtime import ConsumingService
 
 log = structlog.get_logger("metrics")
-
-
-def wall_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 async def _day_boundaries(
@@ -58,7 +55,7 @@ async def _day_boundaries(
 
 
 def create_app(
-    settings: MetricsSettings | None = None, *, clock: Callable[[], datetime] = wall_clock
+    settings: MetricsSettings | None = None, *, clock: Callable[[], datetime] = utc_now
 ) -> FastAPI:
     """Build the metrics service from ``settings`` (read from the environment if omitted)."""
     settings = settings or MetricsSettings()

@@ -50,23 +50,20 @@ async def apply_batch(
     if not relevant:
         return
     stored = await store.load_orders(conn, (d.envelope.data.order_id for d in relevant))
-    changed: dict[str, store.Stored] = {}
+    states = {order_id: entry.state for order_id, entry in stored.items()}
     for delivered in relevant:
         event = delivered.envelope.data
-        before = changed.get(event.order_id) or stored.get(event.order_id)
         seller = event.claim.seller_id if isinstance(event, ClaimEvent) else None
-        state = odr.apply(before.state if before else None, event, seller)
-        changed[event.order_id] = store.Stored(state, before.counted if before else None)
+        states[event.order_id] = odr.apply(states.get(event.order_id), event, seller)
     deltas: dict[store.DayKey, DayCounts] = {}
     saved = []
-    for order_id, entry in changed.items():
-        state = entry.state
+    for order_id, state in states.items():
         now_counted = odr.contribution(state, settings) if state.known else None
         old = stored.get(order_id)
         previous = old.counted if old else None
         if state.known and state.channel is not None and state.order_date is not None:
             key = (state.seller_id, state.channel, state.order_date)
-            delta = _minus(now_counted or DayCounts(), previous or DayCounts())
+            delta = (now_counted or DayCounts()) - (previous or DayCounts())
             deltas[key] = deltas.get(key, DayCounts()) + delta
         saved.append(store.Stored(state, now_counted))
     await store.save_orders(conn, saved)
@@ -80,16 +77,6 @@ async def apply_batch(
         as_of=as_of or watermark.date(),
         settings=settings,
         cause=relevant[-1].envelope.id,
-    )
-
-
-def _minus(a: DayCounts, b: DayCounts) -> DayCounts:
-    return DayCounts(
-        a.orders - b.orders,
-        a.defective - b.defective,
-        a.claims - b.claims,
-        a.negative_feedback - b.negative_feedback,
-        a.chargebacks - b.chargebacks,
     )
 
 

@@ -150,6 +150,15 @@ class DayCounts:
     negative_feedback: int = 0
     chargebacks: int = 0
 
+    def __sub__(self, other: DayCounts) -> DayCounts:
+        return self + DayCounts(
+            -other.orders,
+            -other.defective,
+            -other.claims,
+            -other.negative_feedback,
+            -other.chargebacks,
+        )
+
     def __add__(self, other: DayCounts) -> DayCounts:
         return DayCounts(
             self.orders + other.orders,
