@@ -26,7 +26,7 @@ from devstack.config import load_config
 from tests.unit.adjudication.builders import placed, shipped
 
 pytestmark = pytest.mark.e2e
-PORTS = {"intake": 18001, "adjudication": 18002, "metrics": 18003}
+PORTS = {"intake": 18001, "adjudication": 18002, "metrics": 18003, "dashboard": 18000}
 
 
 @pytest.fixture

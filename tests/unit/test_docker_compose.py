@@ -21,6 +21,7 @@ import yaml
 
 from adjudication.settings import AdjudicationSettings
 from contracts.topics import topics_to_create
+from dashboard.settings import DashboardSettings
 from intake.settings import IntakeSettings
 from metrics.settings import MetricsSettings
 from servicekit.settings import ServiceSettings
@@ -35,8 +36,10 @@ SETTINGS: dict[str, type[ServiceSettings]] = {
     "intake": IntakeSettings,
     "adjudication": AdjudicationSettings,
     "metrics": MetricsSettings,
+    "dashboard": DashboardSettings,
 }
 APP_SERVICES = tuple(SETTINGS)
+KAFKA_SERVICES = ("intake", "adjudication", "metrics")  # the dashboard only reads HTTP APIs
 DATABASE_SERVICES = tuple(
     name for name, cls in SETTINGS.items() if "database_url" in cls.model_fields
 )
@@ -159,7 +162,7 @@ def test_compose_file_parses_as_yaml_with_services(services: dict[str, dict[str,
     assert all(isinstance(definition, dict) for definition in services.values())
 
 
-def test_compose_runs_kafka_topic_creation_postgres_and_the_three_services(
+def test_compose_runs_kafka_topic_creation_postgres_the_three_services_and_the_dashboard(
     services: dict[str, dict[str, Any]],
 ) -> None:
     assert set(services) == {*INFRASTRUCTURE_SERVICES, *APP_SERVICES}
@@ -169,7 +172,7 @@ def test_services_start_after_kafka_their_topics_and_their_database(
     services: dict[str, dict[str, Any]],
 ) -> None:
     assert services["kafka-init"].get("depends_on") == {"kafka": {"condition": "service_healthy"}}
-    for name in APP_SERVICES:
+    for name in KAFKA_SERVICES:
         wanted = {
             "kafka": {"condition": "service_healthy"},
             "kafka-init": {"condition": "service_completed_successfully"},
@@ -177,6 +180,16 @@ def test_services_start_after_kafka_their_topics_and_their_database(
         if name in DATABASE_SERVICES:
             wanted["postgres"] = {"condition": "service_healthy"}
         assert services[name].get("depends_on") == wanted, name
+
+
+def test_the_dashboard_starts_after_the_services_and_reads_them_by_their_compose_names(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    assert set(services["dashboard"]["depends_on"]) == set(KAFKA_SERVICES)
+    env = environment(services["dashboard"])
+    for name in KAFKA_SERVICES:
+        port = SETTINGS[name].model_fields["http_port"].default
+        assert env[f"DASHBOARD_{name.upper()}_URL"] == f"http://{name}:{port}"
 
 
 def test_every_service_waited_for_as_healthy_has_a_healthcheck(
@@ -264,7 +277,7 @@ def test_services_reach_kafka_on_its_internal_listener(
         listener.endswith(f":{port}")
         for listener in environment(services["kafka"])["KAFKA_LISTENERS"].split(",")
     ), f"kafka listens on no :{port} listener"
-    for name in APP_SERVICES:
+    for name in KAFKA_SERVICES:
         variable = env_prefix(name) + "KAFKA_BOOTSTRAP_SERVERS"
         assert environment(services[name]).get(variable) == internal, name
 
@@ -289,7 +302,9 @@ def test_every_service_variable_names_a_field_of_its_settings_class(
 def test_each_service_sets_its_kafka_database_and_http_variables(
     services: dict[str, dict[str, Any]], name: str
 ) -> None:
-    required = ["kafka_bootstrap_servers", "http_host", "http_port", "log_format"]
+    required = ["http_host", "http_port", "log_format"]
+    if name in KAFKA_SERVICES:
+        required.append("kafka_bootstrap_servers")
     if name in DATABASE_SERVICES:
         required.append("database_url")
     env = environment(services[name])

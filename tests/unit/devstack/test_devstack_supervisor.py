@@ -63,7 +63,7 @@ def test_the_services_get_their_own_settings_and_hashed_tokens(tmp_path: Path) -
     config = load_config({"DEVSTACK_HOME": str(tmp_path)})
     endpoints = Endpoints("127.0.0.1:19092", "postgresql://atoz:atoz@127.0.0.1:15433/postgres")
     spec = {entry["name"]: entry for entry in _spec(config, endpoints)}
-    assert set(spec) == {"intake", "adjudication", "metrics"}
+    assert set(spec) == {"intake", "adjudication", "metrics", "dashboard"}
     adjudication_env = spec["adjudication"]["env"]
     assert isinstance(adjudication_env, dict)
     assert adjudication_env["ADJUDICATION_DATABASE_URL"].endswith(":15433/adjudication")
@@ -73,3 +73,24 @@ def test_the_services_get_their_own_settings_and_hashed_tokens(tmp_path: Path) -
     assert all(grant["sha256"] not in secrets for grant in grants)  # digests, not tokens
     assert {grant["role"] for grant in grants} >= {"buyer", "seller", "reviewer"}
     assert (tmp_path / "tokens.json").stat().st_mode & 0o077 == 0
+
+
+def test_the_dashboard_is_pointed_at_the_services_and_holds_no_tokens(tmp_path: Path) -> None:
+    config = load_config({"DEVSTACK_HOME": str(tmp_path)})
+    endpoints = Endpoints("127.0.0.1:19092", "postgresql://atoz:atoz@127.0.0.1:15433/postgres")
+    env = {entry["name"]: entry for entry in _spec(config, endpoints)}["dashboard"]["env"]
+    assert isinstance(env, dict)
+    assert env["DASHBOARD_METRICS_URL"].startswith("http://127.0.0.1:")
+    assert {"DASHBOARD_INTAKE_URL", "DASHBOARD_ADJUDICATION_URL"} <= set(env)
+    assert not any("TOKENS" in key for key in env)  # the page brings the reader's own token
+
+
+def test_on_event_time_adjudication_and_metrics_follow_the_events(tmp_path: Path) -> None:
+    config = load_config({"DEVSTACK_HOME": str(tmp_path)})
+    endpoints = Endpoints("127.0.0.1:19092", "postgresql://atoz:atoz@127.0.0.1:15433/postgres")
+    wall = {entry["name"]: entry["env"] for entry in _spec(config, endpoints)}
+    event = {entry["name"]: entry["env"] for entry in _spec(config, endpoints, "event")}
+    assert "ADJUDICATION_CLOCK" not in wall["adjudication"]  # type: ignore[operator]
+    assert event["adjudication"]["ADJUDICATION_CLOCK"] == "event"  # type: ignore[index]
+    assert event["metrics"]["METRICS_CLOCK"] == "event"  # type: ignore[index]
+    assert "INTAKE_CLOCK" not in event["intake"]  # type: ignore[operator]

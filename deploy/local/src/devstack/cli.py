@@ -33,6 +33,13 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+class ClockChoice(StrEnum):
+    """What "now" is for the services' rules: real time, or the newest event time."""
+
+    wall = "wall"
+    event = "event"
+
+
 class Server(StrEnum):
     """A server whose log ``devstack logs`` shows."""
 
@@ -152,19 +159,25 @@ def logs(
 
 
 services_app = typer.Typer(
-    help="The platform's three services (intake, adjudication, metrics), supervised.",
+    help="The platform's three services (intake, adjudication, metrics) and its dashboard,"
+    " supervised.",
     no_args_is_help=True,
 )
 app.add_typer(services_app, name="services")
 
 
 @services_app.command("start")
-def services_start() -> None:
+def services_start(
+    clock: Annotated[
+        ClockChoice,
+        typer.Option(help="event: deadlines and days follow event time (simulations, replays)."),
+    ] = ClockChoice.wall,
+) -> None:
     """Start the services under a supervisor (restarted on crash) and wait until ready."""
     with _reported():
         config = api.load_config()
         began = time.monotonic()
-        services.start(config, api.endpoints(config))
+        services.start(config, api.endpoints(config), clock=clock.value)
     out.print(f"services ready in {time.monotonic() - began:.1f}s", markup=False)
     for found in services.status(config):
         out.print(f"  {found.name:<13} {found.url}", markup=False)

@@ -2,7 +2,8 @@
 
 ``start`` writes development tokens (once, in ``<home>/tokens.json``, mode 600), a service spec
 and starts :mod:`devstack.supervisor` detached; it returns when every service answers its
-readiness probe. ``stop`` asks the supervisor to stop them gracefully.
+readiness probe. ``stop`` asks the supervisor to stop them gracefully. The dashboard (a static
+page and a same-origin proxy to the three read APIs) runs beside them as a fourth process.
 """
 
 from __future__ import annotations
@@ -17,18 +18,21 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 from devstack.api import Endpoints
 from devstack.config import DevstackConfig
 from devstack.errors import DevstackError
 from devstack.procs import pid_is_running, read_pid, spawn_detached, terminate
 
-DEFAULT_PORTS: Final = {"intake": 8001, "adjudication": 8002, "metrics": 8003}
+DEFAULT_PORTS: Final = {"intake": 8001, "adjudication": 8002, "metrics": 8003, "dashboard": 8000}
+Clock = Literal["wall", "event"]
+EVENT_CLOCK_IDLE_SECONDS: Final = 2.0
+"""On event time, a quiet partition stops holding the clock back after this (wall seconds)."""
 
 
 def ports() -> dict[str, int]:
-    """Each service's port: ``DEVSTACK_<SERVICE>_PORT`` or its default (8001, 8002, 8003)."""
+    """Each process's port: ``DEVSTACK_<NAME>_PORT`` or its default (8001-8003, dashboard 8000)."""
     return {
         name: int(os.environ.get(f"DEVSTACK_{name.upper()}_PORT", default))
         for name, default in DEFAULT_PORTS.items()
@@ -83,7 +87,9 @@ def _grants(config: DevstackConfig) -> str:
     )
 
 
-def _spec(config: DevstackConfig, endpoints: Endpoints) -> list[dict[str, object]]:
+def _spec(
+    config: DevstackConfig, endpoints: Endpoints, clock: Clock = "wall"
+) -> list[dict[str, object]]:
     grants = _grants(config)
     base = endpoints.postgres_url.rsplit("/", 1)[0]
     logs = config.logs_dir
@@ -92,17 +98,31 @@ def _spec(config: DevstackConfig, endpoints: Endpoints) -> list[dict[str, object
         "LOG_FORMAT": "json",
         "TOKENS": grants,
     }
-    specific = {
-        "intake": {"CLAIMS_BASE_URL": _url("adjudication")},
-        "adjudication": {"DATABASE_URL": f"{base}/adjudication"},
-        "metrics": {"DATABASE_URL": f"{base}/metrics"},
+    # On event time the simulated days pass in seconds: quiet partitions and day boundaries
+    # must be noticed in about as long.
+    event_time = {
+        "adjudication": {
+            "CLOCK": "event",
+            "EVENT_CLOCK_IDLE_SECONDS": str(EVENT_CLOCK_IDLE_SECONDS),
+        },
+        "metrics": {"CLOCK": "event", "DAY_CHECK_SECONDS": "1"},
+    }
+    specific: dict[str, dict[str, str]] = {
+        "intake": {**shared, "CLAIMS_BASE_URL": _url("adjudication")},
+        "adjudication": {**shared, "DATABASE_URL": f"{base}/adjudication"},
+        "metrics": {**shared, "DATABASE_URL": f"{base}/metrics"},
+        "dashboard": {
+            "LOG_FORMAT": "json",
+            **{f"{name.upper()}_URL": _url(name) for name in ("intake", "adjudication", "metrics")},
+        },
     }
     spec: list[dict[str, object]] = []
     for name, port in ports().items():
         prefix = name.upper() + "_"
-        env = {
-            prefix + k: v for k, v in {**shared, **specific[name], "HTTP_PORT": str(port)}.items()
-        }
+        settings = {**specific[name], "HTTP_PORT": str(port)}
+        if clock == "event":
+            settings |= event_time.get(name, {})
+        env = {prefix + k: v for k, v in settings.items()}
         spec.append(
             {
                 "name": name,
@@ -130,13 +150,16 @@ def status(config: DevstackConfig) -> list[ServiceStatus]:
     return found
 
 
-def start(config: DevstackConfig, endpoints: Endpoints, *, timeout_s: float = 120) -> None:
-    """Start the services under a supervisor (if not running) and wait until all are ready."""
+def start(
+    config: DevstackConfig, endpoints: Endpoints, *, timeout_s: float = 120, clock: Clock = "wall"
+) -> None:
+    """Start the services under a supervisor (if not running) and wait until all are ready.
+    ``clock="event"`` runs adjudication's deadlines and metrics' days on event time."""
     pid = read_pid(_pid_file(config))
     if pid is None or not pid_is_running(pid):
         config.logs_dir.mkdir(parents=True, exist_ok=True)
         spec_file = config.home / "services.json"
-        spec_file.write_text(json.dumps(_spec(config, endpoints), indent=2))
+        spec_file.write_text(json.dumps(_spec(config, endpoints, clock), indent=2))
         spec_file.chmod(0o600)
         spawn_detached(
             [sys.executable, "-m", "devstack.supervisor", str(spec_file)],

@@ -1,5 +1,5 @@
-"""The read API: a seller's health with its breakdown, its daily history, the sellers at risk.
-A seller reads only their own health."""
+"""The read API: a seller's health with its breakdown, its daily history, the sellers at risk,
+every seller (for the operator's dashboard). A seller reads only their own health."""
 
 from __future__ import annotations
 
@@ -34,6 +34,32 @@ def build_router(pool: Callable[[], asyncpg.Pool], readers: Readers) -> APIRoute
         if not (mine or reader.role in STAFF):
             raise HTTPException(403, "a seller reads only their own health")
         return reader
+
+    # The fixed paths come before "/sellers/{seller_id}/...": FastAPI matches in order.
+    @router.get("/sellers", summary="Every seller's health, worst rate first (staff only)")
+    async def sellers(
+        request: Request,
+        limit: int = Query(default=100, ge=1, le=500),
+        offset: int = Query(default=0, ge=0),
+    ) -> Response:
+        reader_of(request)
+        async with pool().acquire() as conn, conn.transaction(isolation="repeatable_read"):
+            # One snapshot for the page and its total, so "offset + len < total" is exact.
+            rows = await conn.fetch(
+                "SELECT seller_id, rate, status, health FROM seller_health"
+                " ORDER BY rate DESC, seller_id LIMIT $1 OFFSET $2",
+                limit,
+                offset,
+            )
+            total = await conn.fetchval("SELECT count(*) FROM seller_health")
+        return _json(
+            {
+                "sellers": [health_view(row) for row in rows],
+                "limit": limit,
+                "offset": offset,
+                "total": total,
+            }
+        )
 
     @router.get("/sellers/at-risk", summary="Sellers at or above the target, worst first")
     async def at_risk(

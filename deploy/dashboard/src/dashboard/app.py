@@ -1,0 +1,142 @@
+"""Composition root of the dashboard: one static page and a same-origin, read-only proxy.
+
+The page (plain HTML, CSS and JavaScript modules: nothing to build, nothing from a CDN) calls
+``/api/<service>/<path>`` on this server, which forwards the GET with the caller's bearer token
+to that service. Going through one origin means the services need no CORS, and the token goes
+only to the three configured services. The proxy holds no token of its own: what the page may
+read is exactly what its token may read. Nothing connects at import time; the one HTTP client
+is made in the lifespan. Run with ``python -m dashboard`` (host and port from settings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import structlog
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from dashboard.settings import DashboardSettings
+from servicekit.logging import configure_logging
+
+log = structlog.get_logger("dashboard")
+STATIC = Path(__file__).parent / "static"
+
+# The page builds its DOM with textContent only and loads nothing from elsewhere, so a strict
+# policy costs nothing and keeps a token in localStorage out of reach of injected script.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+        " connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class _Upstream:
+    """The shared client, alive between lifespan start and stop."""
+
+    client: httpx.AsyncClient | None = None
+
+
+def create_app(
+    settings: DashboardSettings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+) -> Starlette:
+    """Build the dashboard from ``settings`` (read from the environment if omitted);
+    ``transport`` replaces the network under the proxy (tests pass an ``httpx.MockTransport``)."""
+    settings = settings or DashboardSettings()
+    configure_logging(settings.log_format, settings.log_level, service=settings.service_name)
+    upstreams = settings.upstreams()
+    upstream = _Upstream()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        timeout = httpx.Timeout(settings.upstream_timeout_seconds)
+        async with httpx.AsyncClient(transport=transport, timeout=timeout) as client:
+            upstream.client = client
+            log.info("dashboard.started", upstreams=upstreams)
+            try:
+                yield
+            finally:
+                upstream.client = None
+
+    async def index(request: Request) -> Response:
+        return FileResponse(
+            STATIC / "index.html",
+            media_type="text/html; charset=utf-8",
+            headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"},
+        )
+
+    async def live(request: Request) -> Response:
+        return JSONResponse({"status": "live"})
+
+    async def ready(request: Request) -> Response:
+        if upstream.client is None:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    async def proxy(request: Request) -> Response:
+        service: str = request.path_params["service"]
+        base = upstreams.get(service)
+        if base is None:
+            return _error(404, "unknown_service", f"no service called {service!r}")
+        client = upstream.client
+        if client is None:
+            return _error(503, "starting", "the dashboard is not started yet")
+        # path_params are decoded: quote again so whatever was typed as an id (a space, a "?")
+        # stays part of the path upstream instead of starting a query.
+        url = f"{base}/{quote(request.path_params['path'], safe='/')}"
+        if request.url.query:
+            url = f"{url}?{request.url.query}"
+        headers = {"Accept": request.headers.get("accept", "application/json")}
+        if "authorization" in request.headers:
+            headers["Authorization"] = request.headers["authorization"]
+        try:
+            answer = await client.get(url, headers=headers)
+        except httpx.TimeoutException:
+            log.warning("dashboard.upstream_timeout", service=service, base=base)
+            return _error(
+                504,
+                "upstream_timeout",
+                f"{service} did not answer within {settings.upstream_timeout_seconds:g} s",
+            )
+        except httpx.TransportError as error:
+            log.warning("dashboard.upstream_unreachable", service=service, base=base, error=error)
+            return _error(
+                502,
+                "upstream_unreachable",
+                f"{service} is unreachable at {base} ({type(error).__name__})",
+            )
+        relayed = {"Cache-Control": "no-store"}  # live figures, read with someone's token
+        for name in ("content-type", "www-authenticate", "retry-after"):
+            if name in answer.headers:
+                relayed[name] = answer.headers[name]
+        return Response(answer.content, status_code=answer.status_code, headers=relayed)
+
+    return Starlette(
+        routes=[
+            Route("/", index, methods=["GET"]),
+            Route("/health/live", live, methods=["GET"]),
+            Route("/health/ready", ready, methods=["GET"]),
+            Route("/api/{service}/{path:path}", proxy, methods=["GET"]),
+            Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+        ],
+        lifespan=lifespan,
+    )
+
+
+def _error(status: int, error: str, message: str) -> JSONResponse:
+    """The dashboard's own errors, in the shape the services use for theirs (``detail``)."""
+    return JSONResponse(
+        {"error": error, "detail": message},
+        status_code=status,
+        headers={"Cache-Control": "no-store"},
+    )

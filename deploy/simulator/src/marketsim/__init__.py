@@ -1,0 +1,1 @@
+"""A seeded marketplace simulator that feeds a running platform (see README)."""

@@ -1,0 +1,130 @@
+"""The claim stories the simulator tells, and what the policy says each must end in.
+
+Each :class:`Scenario` is a way an order goes wrong. :mod:`marketsim.world` builds the order's
+facts so that the story holds (a signed delivery scan, a parcel shipped without tracking, a
+seller who never answers...), and :class:`Expected` is the outcome PRODUCT.md's rules give for
+that story: worked out here from how the case was built, never by asking the adjudication code.
+Rule ids are the platform's public vocabulary (they travel in every claim event).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Literal
+
+from contracts.envelope import Payload
+
+
+class Scenario(StrEnum):
+    SIGNED_PROOF_OF_DELIVERY = "signed_proof_of_delivery"
+    SHIPPING_PROTECTION = "shipping_protection"
+    NO_VALID_TRACKING = "no_valid_tracking"
+    UNSIGNED_ABOVE_THRESHOLD = "unsigned_above_threshold"
+    RETURNED_TO_SELLER = "returned_to_seller"
+    RETURN_NOT_REFUNDED = "return_not_refunded"
+    SILENT_SELLER = "silent_seller"
+    SELLER_ACCEPTS = "seller_accepts"
+    REFUNDS_WHEN_CLAIMED = "refunds_when_claimed"
+    REFUND_SEEN_ON_ORDER = "refund_seen_on_order"
+    REPLACEMENT_DELIVERED = "replacement_delivered"
+    REVIEWED = "reviewed"
+    WITHDRAWN = "withdrawn"
+    NOT_COVERED = "not_covered"
+    FILED_TOO_EARLY = "filed_too_early"
+    CONTACT_SELLER_FIRST = "contact_seller_first"
+    CHARGEBACK_FIRST = "chargeback_first"
+    OVER_ORDER_TOTAL = "over_order_total"
+
+
+Resolution = Literal["granted", "denied", "withdrawn", "refunded_by_seller", "replaced"]
+FundedBy = Literal["platform", "seller", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """How the claim must stand once everything has played out."""
+
+    resolution: Resolution
+    funded_by: FundedBy
+    counts_toward_odr: bool
+    rule: str
+    """A rule id the claim's events must name: the one that settled it."""
+    filed_by: Literal["buyer", "platform"] = "buyer"
+    denial_reason: str | None = None
+
+    def label(self) -> str:
+        return f"{self.resolution}/{self.funded_by}" + (" (ODR)" if self.counts_toward_odr else "")
+
+
+def granted(funded_by: FundedBy, rule: str, *, counts: bool | None = None) -> Expected:
+    """A grant; it counts toward the ODR when the seller pays, unless said otherwise."""
+    return Expected("granted", funded_by, funded_by == "seller" if counts is None else counts, rule)
+
+
+def denied(reason: str, rule: str) -> Expected:
+    return Expected("denied", "none", counts_toward_odr=False, rule=rule, denial_reason=reason)
+
+
+Party = Literal["buyer", "seller", "reviewer"]
+Action = Literal["response", "withdrawal", "decision", "appeals"]
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A call on intake's HTTP API, made on behalf of ``party`` at ``after`` past its trigger."""
+
+    party: Party
+    action: Action
+    body: dict[str, Any]
+    after: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """An order fact the simulated order system publishes ``after`` past its trigger.
+    ``build`` receives the moment it happens and returns the payload."""
+
+    after: timedelta
+    build: Callable[[datetime], Payload]
+
+
+Reaction = Call | Fact
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewPlan:
+    """What the reviewer decides on a claim under review, and what any appeal then meets."""
+
+    outcome: Literal["granted", "denied"]
+    funded_by: Literal["platform", "seller"] | None = None
+    appeal: Literal["upheld", "reversed"] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Filing:
+    """The buyer's claim, filed through intake at ``at``."""
+
+    at: datetime
+    body: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Case:
+    """One order's claim story: what is filed, how each party reacts, and how it must end."""
+
+    order_id: str
+    seller_id: str
+    buyer_id: str
+    scenario: Scenario
+    expected: Expected
+    filing: Filing | None
+    """None when the platform files on its own (the seller never answered the buyer)."""
+    on_action_required: tuple[Reaction, ...] = ()
+    review: ReviewPlan | None = None
+    seller_appeals: Literal["upheld", "reversed"] | None = None
+    """The seller appeals the seller-funded grant; the reviewer then rules this way."""
+    claim_id: str | None = None
+    observed: dict[str, Any] = field(default_factory=dict)

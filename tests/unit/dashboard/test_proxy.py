@@ -1,0 +1,227 @@
+"""The dashboard's server: its page and files, its probes, and the read-only proxy that carries
+the page's reads (path, query and bearer token) to the right service and their answers back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from dashboard.app import create_app
+from dashboard.settings import DashboardSettings
+
+SETTINGS = DashboardSettings(
+    intake_url="http://intake.test:8001",
+    adjudication_url="http://adjudication.test:8002/",  # a trailing slash is tolerated
+    metrics_url="http://metrics.test:8003",
+    log_format="console",
+    upstream_timeout_seconds=2,
+)
+Upstream = Callable[[httpx.Request], httpx.Response]
+
+
+class Recorder:
+    """The services behind the proxy: answers with ``reply`` and keeps what it was sent."""
+
+    def __init__(self) -> None:
+        self.seen: list[httpx.Request] = []
+        self.reply: Upstream = lambda request: httpx.Response(200, json={"ok": True})
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request)
+        return self.reply(request)
+
+
+@pytest.fixture
+def upstream() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+async def client(upstream: Recorder) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(SETTINGS, transport=httpx.MockTransport(upstream))
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://dashboard") as http:
+            yield http
+
+
+async def test_a_read_is_forwarded_with_its_path_query_and_bearer_token(
+    client: httpx.AsyncClient, upstream: Recorder
+) -> None:
+    await client.get(
+        "/api/adjudication/v1/sellers/seller-7/claims?tab=action_required&limit=500",
+        headers={"Authorization": "Bearer secret-token"},
+    )
+    [sent] = upstream.seen
+    assert sent.method == "GET"
+    assert str(sent.url) == (
+        "http://adjudication.test:8002/v1/sellers/seller-7/claims?tab=action_required&limit=500"
+    )
+    assert sent.headers["authorization"] == "Bearer secret-token"
+
+
+@pytest.mark.parametrize(
+    ("service", "base"),
+    [
+        ("intake", "http://intake.test:8001"),
+        ("adjudication", "http://adjudication.test:8002"),
+        ("metrics", "http://metrics.test:8003"),
+    ],
+)
+async def test_each_service_name_goes_to_that_services_base_url(
+    client: httpx.AsyncClient, upstream: Recorder, service: str, base: str
+) -> None:
+    await client.get(f"/api/{service}/health/ready")
+    assert [str(request.url) for request in upstream.seen] == [f"{base}/health/ready"]
+
+
+async def test_a_read_without_a_token_is_forwarded_without_one(
+    client: httpx.AsyncClient, upstream: Recorder
+) -> None:
+    await client.get("/api/metrics/v1/sellers/at-risk")
+    assert "authorization" not in upstream.seen[0].headers
+
+
+async def test_an_id_with_a_question_mark_stays_in_the_path(
+    client: httpx.AsyncClient, upstream: Recorder
+) -> None:
+    await client.get("/api/metrics/v1/sellers/odd%3Fid/health")
+    assert upstream.seen[0].url.raw_path == b"/v1/sellers/odd%3Fid/health"
+
+
+async def test_the_services_answer_is_relayed_with_its_status_body_and_content_type(
+    client: httpx.AsyncClient, upstream: Recorder
+) -> None:
+    body = b'{"detail":"a seller reads only their own health"}'
+    upstream.reply = lambda request: httpx.Response(
+        403, content=body, headers={"content-type": "application/problem+json"}
+    )
+    answer = await client.get("/api/metrics/v1/sellers/seller-9/health")
+    assert answer.status_code == 403
+    assert answer.content == body
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.headers["cache-control"] == "no-store"
+
+
+async def test_a_refused_token_is_relayed_as_a_401_with_its_challenge(
+    client: httpx.AsyncClient, upstream: Recorder
+) -> None:
+    upstream.reply = lambda request: httpx.Response(
+        401,
+        json={"detail": "a valid bearer token is required"},
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+    answer = await client.get("/api/adjudication/v1/review-queue")
+    assert answer.status_code == 401
+    assert answer.headers["www-authenticate"] == "Bearer"
+    assert answer.json() == {"detail": "a valid bearer token is required"}
+
+
+async def test_an_unknown_service_is_a_404_and_nothing_is_forwarded(
+    client: httpx.AsyncClient, upstream: Recorder
+) -> None:
+    answer = await client.get("/api/billing/v1/invoices")
+    assert answer.status_code == 404
+    assert answer.json()["error"] == "unknown_service"
+    assert upstream.seen == []
+
+
+async def test_an_unreachable_service_is_a_502_that_names_it(
+    client: httpx.AsyncClient, upstream: Recorder
+) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    upstream.reply = refuse
+    answer = await client.get("/api/metrics/v1/sellers/at-risk")
+    assert answer.status_code == 502
+    body = answer.json()
+    assert body["error"] == "upstream_unreachable"
+    assert "metrics" in body["detail"]
+    assert "http://metrics.test:8003" in body["detail"]
+
+
+async def test_a_service_that_does_not_answer_in_time_is_a_504(
+    client: httpx.AsyncClient, upstream: Recorder
+) -> None:
+    def stall(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("no answer", request=request)
+
+    upstream.reply = stall
+    answer = await client.get("/api/adjudication/v1/review-queue")
+    assert answer.status_code == 504
+    assert answer.json()["error"] == "upstream_timeout"
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+async def test_only_reads_are_forwarded(
+    client: httpx.AsyncClient, upstream: Recorder, method: str
+) -> None:
+    answer = await client.request(method, "/api/intake/v1/claims", json={"order_id": "o-1"})
+    assert answer.status_code == 405
+    assert upstream.seen == []
+
+
+async def test_the_page_is_served_at_the_root_as_html_under_a_strict_content_policy(
+    client: httpx.AsyncClient,
+) -> None:
+    answer = await client.get("/")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "text/html; charset=utf-8"
+    assert '<script type="module" src="/static/app.js">' in answer.text
+    policy = answer.headers["content-security-policy"]
+    assert "default-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [("/static/app.js", "javascript"), ("/static/style.css", "text/css")],
+)
+async def test_the_pages_files_are_served_with_their_content_types(
+    client: httpx.AsyncClient, path: str, content_type: str
+) -> None:
+    answer = await client.get(path)
+    assert answer.status_code == 200
+    assert content_type in answer.headers["content-type"]
+    assert answer.content
+
+
+async def test_a_missing_file_is_a_404(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/static/nothing.js")).status_code == 404
+
+
+async def test_the_probes_answer_once_started(client: httpx.AsyncClient) -> None:
+    live = await client.get("/health/live")
+    ready = await client.get("/health/ready")
+    assert (live.status_code, ready.status_code) == (200, 200)
+    assert ready.json() == {"status": "ready"}
+
+
+async def test_nothing_connects_before_the_lifespan_starts(upstream: Recorder) -> None:
+    app = create_app(SETTINGS, transport=httpx.MockTransport(upstream))
+    transport = httpx.ASGITransport(app=app)  # no lifespan: the shared client does not exist
+    async with httpx.AsyncClient(transport=transport, base_url="http://dashboard") as http:
+        ready = await http.get("/health/ready")
+        read = await http.get("/api/metrics/v1/sellers")
+    assert ready.status_code == 503
+    assert read.status_code == 503
+    assert upstream.seen == []
+
+
+def test_the_settings_default_to_the_services_local_ports(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("HTTP_PORT", "INTAKE_URL", "ADJUDICATION_URL"):
+        monkeypatch.delenv(f"DASHBOARD_{name}", raising=False)
+    monkeypatch.setenv("DASHBOARD_METRICS_URL", "http://elsewhere:9003/")
+    settings = DashboardSettings()
+    assert settings.http_port == 8000
+    assert settings.upstreams() == {
+        "intake": "http://127.0.0.1:8001",
+        "adjudication": "http://127.0.0.1:8002",
+        "metrics": "http://elsewhere:9003",
+    }
