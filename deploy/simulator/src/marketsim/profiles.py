@@ -35,6 +35,8 @@ class SellerProfile:
     fraud_chargeback_share: float = 0.001
     settled_contact_share: float = 0.01
     """Buyers who write about a problem the seller settles in the conversation: no claim."""
+    answers_buyers: bool = True
+    """False: the seller never replies to a buyer's message (the platform then files)."""
 
 
 PROFILES: Final[tuple[SellerProfile, ...]] = (
@@ -63,7 +65,7 @@ PROFILES: Final[tuple[SellerProfile, ...]] = (
         orders_per_day=(3, 7),
         price_range=(Decimal("10.00"), Decimal("150.00")),
         late_shipping_share=0.4,
-        claim_share=0.04,
+        claim_share=0.03,
         scenarios={
             Scenario.NO_VALID_TRACKING: 6,
             Scenario.REVIEWED: 1,
@@ -78,7 +80,7 @@ PROFILES: Final[tuple[SellerProfile, ...]] = (
         description="sells expensive items and ships them without asking for a signature",
         orders_per_day=(2, 4),
         price_range=(Decimal("800.00"), Decimal("2200.00")),
-        claim_share=0.045,
+        claim_share=0.035,
         scenarios={
             Scenario.UNSIGNED_ABOVE_THRESHOLD: 6,
             Scenario.SIGNED_PROOF_OF_DELIVERY: 1,
@@ -91,16 +93,17 @@ PROFILES: Final[tuple[SellerProfile, ...]] = (
         description="never answers buyers: the platform files for them and silence pays",
         orders_per_day=(2, 6),
         price_range=(Decimal("10.00"), Decimal("300.00")),
-        claim_share=0.03,
+        claim_share=0.02,
         scenarios={Scenario.SILENT_SELLER: 1},
         settled_contact_share=0.0,
+        answers_buyers=False,
     ),
     SellerProfile(
         name="refund_happy",
         description="refunds whoever asks, often before a claim, sometimes after one",
         orders_per_day=(4, 8),
         price_range=(Decimal("8.00"), Decimal("120.00")),
-        claim_share=0.03,
+        claim_share=0.02,
         scenarios={
             Scenario.REFUNDS_WHEN_CLAIMED: 3,
             Scenario.REFUND_SEEN_ON_ORDER: 2,

@@ -428,7 +428,7 @@ class Runner:
 
     def _settled(self, case: Case) -> bool:
         seen = case.observed
-        if seen.get("status") != "closed":
+        if seen.get("status") != case.expected.status:
             return False
         review = case.review
         if review is not None and review.appeal:

@@ -37,26 +37,33 @@ class Scenario(StrEnum):
     CONTACT_SELLER_FIRST = "contact_seller_first"
     CHARGEBACK_FIRST = "chargeback_first"
     OVER_ORDER_TOTAL = "over_order_total"
+    AWAITING_SELLER = "awaiting_seller"
+    """Filed in the last days: the seller's 72 hours are still running when the run ends."""
+    AWAITING_REVIEWER = "awaiting_reviewer"
+    """Disputed in the last days: still in the reviewer queue when the run ends."""
 
 
 Resolution = Literal["granted", "denied", "withdrawn", "refunded_by_seller", "replaced"]
+Status = Literal["closed", "action_required", "under_review"]
 FundedBy = Literal["platform", "seller", "none"]
 
 
 @dataclass(frozen=True, slots=True)
 class Expected:
-    """How the claim must stand once everything has played out."""
+    """How the claim must stand once everything has played out (or when the run ends)."""
 
-    resolution: Resolution
+    resolution: Resolution | None
     funded_by: FundedBy
     counts_toward_odr: bool
     rule: str
     """A rule id the claim's events must name: the one that settled it."""
     filed_by: Literal["buyer", "platform"] = "buyer"
     denial_reason: str | None = None
+    status: Status = "closed"
 
     def label(self) -> str:
-        return f"{self.resolution}/{self.funded_by}" + (" (ODR)" if self.counts_toward_odr else "")
+        odr = " (ODR)" if self.counts_toward_odr else ""
+        return f"{self.status}:{self.resolution}/{self.funded_by}{odr}"
 
 
 def granted(funded_by: FundedBy, rule: str, *, counts: bool | None = None) -> Expected:
@@ -66,6 +73,11 @@ def granted(funded_by: FundedBy, rule: str, *, counts: bool | None = None) -> Ex
 
 def denied(reason: str, rule: str) -> Expected:
     return Expected("denied", "none", counts_toward_odr=False, rule=rule, denial_reason=reason)
+
+
+def still_open(status: Status, rule: str) -> Expected:
+    """Undecided when the run ends: pending claims count toward the ODR (PRODUCT.md's default)."""
+    return Expected(None, "none", counts_toward_odr=True, rule=rule, status=status)
 
 
 Party = Literal["buyer", "seller", "reviewer"]

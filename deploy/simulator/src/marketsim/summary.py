@@ -51,7 +51,7 @@ def judge(case: Case) -> Outcome:
         else "never seen"
     )
     matched = bool(seen) and (
-        seen.get("status") == "closed"
+        seen.get("status") == want.status
         and seen.get("resolution") == want.resolution
         and seen.get("funded_by") == want.funded_by
         and seen.get("counts_toward_odr") == want.counts_toward_odr
@@ -63,7 +63,7 @@ def judge(case: Case) -> Outcome:
         case.order_id,
         case.claim_id,
         case.scenario.value,
-        "closed:" + want.label() + f" [{want.rule}]",
+        want.label() + f" [{want.rule}]",
         observed,
         matched,
     )

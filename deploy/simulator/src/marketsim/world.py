@@ -49,12 +49,16 @@ from marketsim.scenarios import (
     Scenario,
     denied,
     granted,
+    still_open,
 )
 
 SIGNATURE_THRESHOLD: Final = Decimal(750)
 """PRODUCT.md's default: above it, a delivery needs a signature and an ID check."""
 CHAIN_DAYS: Final = 12
 """A claim is filed only if its whole story (response, review, appeal) fits before the end."""
+OPEN_AT_END_SHARE: Final = 0.015
+"""Of the orders placed 16 to 20 days before the end, those whose claim is still open then:
+the dashboard's queues are not empty after a run."""
 
 MARKETPLACES: Final = (("fr", "EUR", "fr"), ("de", "EUR", "de"), ("es", "EUR", "es"))
 CATALOGUE: Final = (
@@ -202,6 +206,12 @@ class _Builder:
         )
         if scenario is Scenario.FILED_TOO_EARLY:
             order.edd_max_days = 14
+        late_window = (
+            self.config.end - timedelta(days=20) < placed_at < self.config.end - timedelta(days=13)
+        )
+        answers = profile.answers_buyers  # the open stories start with the seller's reply
+        if answers and not platform and late_window and rng.random() < OPEN_AT_END_SHARE:
+            scenario = rng.choice((Scenario.AWAITING_SELLER, Scenario.AWAITING_REVIEWER))
         self.at(placed_at, order.placed(rng.choice(CATALOGUE)))
         story = _STORIES.get(scenario) if scenario else None
         if story is None:
@@ -775,6 +785,39 @@ def over_order_total(world: _Builder, order: _Order) -> Case | None:
     return _case(order, Scenario.OVER_ORDER_TOTAL, expected, filing)
 
 
+def _filed_just_before_the_end(world: _Builder, order: _Order, days: float) -> Filing:
+    """A claim filed ``days`` (at most 3.5) before the end, after a contact six days earlier.
+    The order was placed 16+ days before the end and ships on time, so it was delivered by
+    then (placed + 5.5 days at the latest)."""
+    order.late = False
+    delivered = order.deliver(world, order.ship(world), signed=False)
+    filing_at = world.config.end - timedelta(days=days)
+    contact_at = max(filing_at - timedelta(days=6), delivered + timedelta(hours=1))
+    contact_id = order.contact(world, contact_at, "not_as_described")
+    world.at(contact_at + timedelta(hours=4), order.reply(contact_id, contact_at, resolved=False))
+    return order.filing(filing_at, "not_as_described", contact=(contact_id, contact_at))
+
+
+def awaiting_seller(world: _Builder, order: _Order) -> Case | None:
+    # Less than the 72-hour window before the end: the seller is still expected to answer.
+    filing = _filed_just_before_the_end(world, order, 0.5 + world.rng.random() * 2)
+    expected = still_open("action_required", "response.window_opened")
+    return _case(order, Scenario.AWAITING_SELLER, expected, filing)
+
+
+def awaiting_reviewer(world: _Builder, order: _Order) -> Case | None:
+    filing = _filed_just_before_the_end(world, order, 2.5 + world.rng.random())
+    delivered_note = _message(filing.at - timedelta(days=7))
+    expected = still_open("under_review", "decision.needs_review")
+    return _case(
+        order,
+        Scenario.AWAITING_REVIEWER,
+        expected,
+        filing,
+        on_action_required=(_dispute(order, delivered_note, hours=12),),
+    )
+
+
 _STORIES: Final[dict[Scenario, Story]] = {
     Scenario.SIGNED_PROOF_OF_DELIVERY: signed_proof_of_delivery,
     Scenario.SHIPPING_PROTECTION: shipping_protection,
@@ -794,6 +837,8 @@ _STORIES: Final[dict[Scenario, Story]] = {
     Scenario.CONTACT_SELLER_FIRST: contact_seller_first,
     Scenario.CHARGEBACK_FIRST: chargeback_first,
     Scenario.OVER_ORDER_TOTAL: over_order_total,
+    Scenario.AWAITING_SELLER: awaiting_seller,
+    Scenario.AWAITING_REVIEWER: awaiting_reviewer,
 }
 
 

@@ -714,7 +714,7 @@ function healthRow(health) {
       h(
         "div",
         { class: "value small", testid: "seller-projected-crossing" },
-        health.projected_crossing ? day(health.projected_crossing) : "None",
+        health.projected_crossing ? day(health.projected_crossing) : "None in sight",
       ),
       h(
         "div",
