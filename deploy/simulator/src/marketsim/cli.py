@@ -61,6 +61,11 @@ async def simulate(
         task = bar.add_task("simulating", total=1, detail="")
 
         def on_step(p: runner.Progress) -> None:
+            if not show_progress and p.steps_done % 40 == 0:  # a log line per 10 simulated days
+                console.print(
+                    f"  {p.now:%Y-%m-%d}: {p.steps_done}/{p.steps_total} steps, facts {p.facts:,},"
+                    f" claims filed {p.filed}, settled {p.settled}/{p.cases}"
+                )
             bar.update(
                 task,
                 total=p.steps_total,

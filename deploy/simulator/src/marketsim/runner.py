@@ -306,7 +306,10 @@ class Runner:
             f"{case.order_id}-{due.label or call.action}",
             call.body,
         )
-        if answer is not None and call.action in ("response", "decision"):
+        # A replacement is decided when it is delivered, days later in simulated time: not a
+        # measure of the platform's speed.
+        decided_now = call.body.get("response", {}).get("action") != "replacement_sent"
+        if answer is not None and call.action in ("response", "decision") and decided_now:
             self._waiting_decision[case.order_id] = time.monotonic()
 
     def _schedule(self, case: Case, trigger: datetime, reaction: Reaction, label: str = "") -> None:
