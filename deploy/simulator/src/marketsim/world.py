@@ -451,6 +451,15 @@ def _dispute(order: _Order, *evidence: dict[str, Any], hours: float = 20) -> Cal
     return _call("seller", "response", body, hours)
 
 
+def _tracking(order: _Order, shipped: datetime) -> dict[str, Any]:
+    return {
+        "kind": "tracking",
+        "carrier": order.carrier,
+        "tracking_id": order.tracking_id(),
+        "shipped_at": shipped.isoformat(),
+    }
+
+
 def _message(at: datetime) -> dict[str, Any]:
     return {"kind": "message", "sent_at": at.isoformat(), "text": "We shipped as promised."}
 
@@ -469,6 +478,19 @@ def _case(
     )
 
 
+def _disputed(
+    order: _Order,
+    scenario: Scenario,
+    expected: Expected,
+    filing: Filing | None,
+    *evidence: dict[str, Any],
+) -> Case | None:
+    """A story in which the seller disputes the claim with ``evidence`` once asked."""
+    return _case(
+        order, scenario, expected, filing, on_action_required=(_dispute(order, *evidence),)
+    )
+
+
 def signed_proof_of_delivery(world: _Builder, order: _Order) -> Case | None:
     shipped = order.ship(world)
     delivered = order.deliver(world, shipped, signed=True)
@@ -482,13 +504,7 @@ def signed_proof_of_delivery(world: _Builder, order: _Order) -> Case | None:
         "id_checked": order.total > SIGNATURE_THRESHOLD,
     }
     expected = granted("platform", "decision.signed_proof_of_delivery")
-    return _case(
-        order,
-        Scenario.SIGNED_PROOF_OF_DELIVERY,
-        expected,
-        filing,
-        on_action_required=(_dispute(order, proof),),
-    )
+    return _disputed(order, Scenario.SIGNED_PROOF_OF_DELIVERY, expected, filing, proof)
 
 
 def shipping_protection(world: _Builder, order: _Order) -> Case | None:
@@ -508,21 +524,10 @@ def shipping_protection(world: _Builder, order: _Order) -> Case | None:
             "shipped_at": shipped.isoformat(),
             "ship_by": order.ship_by.isoformat(),
         },
-        {
-            "kind": "tracking",
-            "carrier": order.carrier,
-            "tracking_id": order.tracking_id(),
-            "shipped_at": shipped.isoformat(),
-        },
+        _tracking(order, shipped),
     )
     expected = granted("platform", "decision.shipping_protection")
-    return _case(
-        order,
-        Scenario.SHIPPING_PROTECTION,
-        expected,
-        filing,
-        on_action_required=(_dispute(order, *evidence),),
-    )
+    return _disputed(order, Scenario.SHIPPING_PROTECTION, expected, filing, *evidence)
 
 
 def no_valid_tracking(world: _Builder, order: _Order) -> Case | None:
@@ -532,36 +537,19 @@ def no_valid_tracking(world: _Builder, order: _Order) -> Case | None:
         world, order.edd_max + timedelta(days=1), "not_received"
     )
     expected = granted("seller", "decision.no_valid_tracking")
-    return _case(
-        order,
-        Scenario.NO_VALID_TRACKING,
-        expected,
-        filing,
-        on_action_required=(_dispute(order, _message(shipped)),),
-    )
+    return _disputed(order, Scenario.NO_VALID_TRACKING, expected, filing, _message(shipped))
 
 
 def unsigned_above_threshold(world: _Builder, order: _Order) -> Case | None:
     shipped = order.ship(world)
     delivered = order.deliver(world, shipped, signed=False)
     filing = order.buyer_files_after_contact(world, delivered + timedelta(days=1), "not_received")
-    tracking = {
-        "kind": "tracking",
-        "carrier": order.carrier,
-        "tracking_id": order.tracking_id(),
-        "shipped_at": shipped.isoformat(),
-    }
+    tracking = _tracking(order, shipped)
     # Only a story above the threshold: a cheap order delivered unsigned goes to a reviewer.
     if order.total <= SIGNATURE_THRESHOLD:
         return None
     expected = granted("seller", "decision.no_valid_tracking")
-    return _case(
-        order,
-        Scenario.UNSIGNED_ABOVE_THRESHOLD,
-        expected,
-        filing,
-        on_action_required=(_dispute(order, tracking),),
-    )
+    return _disputed(order, Scenario.UNSIGNED_ABOVE_THRESHOLD, expected, filing, tracking)
 
 
 def returned_to_seller(world: _Builder, order: _Order) -> Case | None:
@@ -581,20 +569,9 @@ def returned_to_seller(world: _Builder, order: _Order) -> Case | None:
     filing = order.buyer_files_after_contact(
         world, order.edd_max + timedelta(days=1), "not_received"
     )
-    tracking = {
-        "kind": "tracking",
-        "carrier": order.carrier,
-        "tracking_id": order.tracking_id(),
-        "shipped_at": shipped.isoformat(),
-    }
+    tracking = _tracking(order, shipped)
     expected = granted("seller", "decision.returned_to_seller", counts=False)
-    return _case(
-        order,
-        Scenario.RETURNED_TO_SELLER,
-        expected,
-        filing,
-        on_action_required=(_dispute(order, tracking),),
-    )
+    return _disputed(order, Scenario.RETURNED_TO_SELLER, expected, filing, tracking)
 
 
 def return_not_refunded(world: _Builder, order: _Order) -> Case | None:
@@ -615,13 +592,7 @@ def return_not_refunded(world: _Builder, order: _Order) -> Case | None:
     )
     label = {"kind": "return_label", "return_address": "12 rue du Dépôt, Lyon"}
     expected = granted("seller", "decision.return_delivered_not_refunded")
-    return _case(
-        order,
-        Scenario.RETURN_NOT_REFUNDED,
-        expected,
-        filing,
-        on_action_required=(_dispute(order, label),),
-    )
+    return _disputed(order, Scenario.RETURN_NOT_REFUNDED, expected, filing, label)
 
 
 def silent_seller(world: _Builder, order: _Order) -> Case | None:
@@ -809,13 +780,8 @@ def awaiting_reviewer(world: _Builder, order: _Order) -> Case | None:
     filing = _filed_just_before_the_end(world, order, 2.5 + world.rng.random())
     delivered_note = _message(filing.at - timedelta(days=7))
     expected = still_open("under_review", "decision.needs_review")
-    return _case(
-        order,
-        Scenario.AWAITING_REVIEWER,
-        expected,
-        filing,
-        on_action_required=(_dispute(order, delivered_note, hours=12),),
-    )
+    dispute = _dispute(order, delivered_note, hours=12)  # the sooner, the surer it is in the queue
+    return _case(order, Scenario.AWAITING_REVIEWER, expected, filing, on_action_required=(dispute,))
 
 
 _STORIES: Final[dict[Scenario, Story]] = {
