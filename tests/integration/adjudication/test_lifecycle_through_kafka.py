@@ -296,6 +296,28 @@ async def test_the_read_api_shows_a_claim_to_its_parties_only(
     assert other_queue.status_code == 403
 
 
+async def test_the_read_api_history_says_why_a_command_changed_nothing(
+    adjudication: FastAPI, producer: AIOKafkaProducer, kafka_bootstrap_servers: str
+) -> None:
+    order = Orders(producer)
+    intruder = Actor(role="seller", subject="seller-elsewhere")
+    async with tail(kafka_bootstrap_servers, CLAIMS_EVENTS.name) as events:
+        await _admitted(order, events)
+        refund = RespondToClaim(claim_id="x", order_id="x", actor=intruder,
+                                response=AcceptResponse())  # fmt: skip
+        await order.send(refund, FILED + timedelta(hours=1))
+        records = await events.collect(_for(order.claim_id), count=1)
+    assert _types(records) == ["claim.command_rejected"]
+    transport = httpx.ASGITransport(app=adjudication)
+    async with httpx.AsyncClient(transport=transport, base_url="http://adjudication") as client:
+        answer = await client.get(f"/v1/claims/{order.claim_id}", headers=_bearer("seller"))
+    rejected = answer.json()["history"][-1]
+    assert rejected["type"] == "claim.command_rejected"
+    assert (rejected["command_type"], rejected["reason"]) == ("claim.respond", "not_your_claim")
+    assert rejected["detail"]
+    assert answer.json()["status"] == "action_required"  # the claim itself is untouched
+
+
 async def test_signed_proof_of_delivery_grants_platform_funded_without_odr_impact(
     adjudication: FastAPI, producer: AIOKafkaProducer, kafka_bootstrap_servers: str
 ) -> None:

@@ -39,9 +39,11 @@ def ports() -> dict[str, int]:
     }
 
 
+# The seller token belongs to a seller the simulation creates (and usually puts at risk), so
+# that the dashboard's seller view with it shows a real account after ./platform up.
 ROLES: Final = (
     ("buyer", "buyer-demo"),
-    ("seller", "seller-demo"),
+    ("seller", "late-shipper-01"),
     ("agent", "agent-demo"),
     ("reviewer", "reviewer-demo"),
     ("service", "operator"),

@@ -4,7 +4,11 @@ happened.
 The platform should run its rules on event time (``ADJUDICATION_CLOCK=event``,
 ``METRICS_CLOCK=event``, as ``./platform up`` starts it), so the simulated weeks pass in
 minutes. Exit code 0 when every claim ended as the policy says and every seller's ODR matched
-the recomputation; 1 otherwise; 2 for a bad setting.
+the recomputation; 1 otherwise; 2 when the platform cannot take the simulation (unreachable,
+token refused, already past the simulated span), said in one sentence.
+
+Addresses default to the local platform's, ports included (``DEVSTACK_*_PORT``,
+``DEVSTACK_HOME``), so a platform started with other ports is found without options.
 """
 
 from __future__ import annotations
@@ -13,19 +17,36 @@ import asyncio
 import json
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from aiokafka.errors import KafkaError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from marketsim import runner, summary
+from marketsim import preflight, runner, summary
 from marketsim.world import WorldConfig, build_world
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 # Off a terminal (CI logs, a pipe) rich would wrap the tables at 80 columns.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+
+
+def _local(service: str, default_port: int) -> str:
+    """The local platform's URL of ``service`` (``./platform up`` honours the same variables)."""
+    return (
+        f"http://127.0.0.1:{os.environ.get(f'DEVSTACK_{service.upper()}_PORT', str(default_port))}"
+    )
+
+
+LOCAL_KAFKA = f"127.0.0.1:{os.environ.get('DEVSTACK_KAFKA_PORT', '9092')}"
+LOCAL_TOKENS = Path(os.environ.get("DEVSTACK_HOME", ".devstack")) / "tokens.json"
+
+
+def _this_hour() -> datetime:
+    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def _service_token(tokens_file: Path) -> str:
@@ -45,8 +66,12 @@ async def simulate(
     metrics_url: str,
     *,
     show_progress: bool = True,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Build the world, play it, and summarize: the whole job, as plain data."""
+    await preflight.check_services(target.intake_url, metrics_url, target.token)
+    if not force:
+        await preflight.check_clock(target.kafka_bootstrap_servers, config.start)
     world = build_world(config)
     bar = Progress(
         TextColumn("[bold]{task.description}"),
@@ -64,15 +89,15 @@ async def simulate(
             if not show_progress and p.steps_done % 40 == 0:  # a log line per 10 simulated days
                 console.print(
                     f"  {p.now:%Y-%m-%d}: {p.steps_done}/{p.steps_total} steps, facts {p.facts:,},"
-                    f" claims filed {p.filed}, settled {p.settled}/{p.cases}"
+                    f" buyer filings {p.filed}, claims at their end state {p.settled}/{p.cases}"
                 )
             bar.update(
                 task,
                 total=p.steps_total,
                 completed=p.steps_done,
                 description=f"{p.now:%Y-%m-%d %H:%M}",
-                detail=f"facts {p.facts:,} · claims {p.filed}+ · events {p.events:,}"
-                f" · settled {p.settled}/{p.cases}",
+                detail=f"facts {p.facts:,} · buyer filings {p.filed} · events {p.events:,}"
+                f" · at their end state {p.settled}/{p.cases}",
             )
 
         observed = await runner.Runner(world, target, pace, on_step=on_step).run()
@@ -86,42 +111,71 @@ async def simulate(
 def main(  # noqa: PLR0917  # typer reads each option from a parameter
     seed: Annotated[int, typer.Option(help="Same seed, same marketplace.")] = 7,
     days: Annotated[int, typer.Option(min=14, max=365, help="Simulated days.")] = 90,
-    sellers_per_profile: Annotated[int, typer.Option(min=1, max=50)] = 4,
+    sellers_per_profile: Annotated[
+        int, typer.Option(min=1, max=50, help="Sellers of each of the six profiles.")
+    ] = 4,
     scale: Annotated[float, typer.Option(min=0.05, max=20, help="Multiplies daily orders.")] = 1.0,
     minutes: Annotated[
         float, typer.Option(min=0.1, help="Wall time for the simulated span.")
     ] = 2.5,
-    intake_url: Annotated[str, typer.Option(envvar="ATOZ_INTAKE_URL")] = "http://127.0.0.1:8001",
-    metrics_url: Annotated[str, typer.Option(envvar="ATOZ_METRICS_URL")] = "http://127.0.0.1:8003",
+    end: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d"],
+            help="When the simulated span ends, UTC [default: this hour]. Same seed and end,"
+            " same marketplace.",
+        ),
+    ] = None,
+    intake_url: Annotated[str, typer.Option(envvar="ATOZ_INTAKE_URL")] = _local("intake", 8001),
+    metrics_url: Annotated[str, typer.Option(envvar="ATOZ_METRICS_URL")] = _local("metrics", 8003),
     kafka: Annotated[
         str,
         typer.Option(envvar="PLATFORM_KAFKA_BOOTSTRAP_SERVERS", help="Kafka bootstrap servers."),
-    ] = "127.0.0.1:9092",
+    ] = LOCAL_KAFKA,
     token: Annotated[
         str | None, typer.Option(envvar="ATOZ_SERVICE_TOKEN", help="A service token for intake.")
     ] = None,
     tokens_file: Annotated[
         Path, typer.Option(help="Where ./platform up keeps its development tokens.")
-    ] = Path(".devstack/tokens.json"),
+    ] = LOCAL_TOKENS,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write the summary here, as JSON.")
     ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Play even if orders.v1 already holds later facts.")
+    ] = False,
 ) -> None:
-    """Simulate a marketplace against a running platform and print the summary."""
+    """Simulate a marketplace against a running platform and print the summary.
+
+    Exit code 0: every claim ended as the policy gives and every ODR matched its recomputation;
+    1: some did not; 2: the platform cannot take the simulation (the reason is printed).
+    """
     config = WorldConfig(
-        seed=seed, days=days, sellers_per_profile=sellers_per_profile, order_scale=scale
+        seed=seed,
+        days=days,
+        end=end.replace(tzinfo=UTC) if end else _this_hour(),
+        sellers_per_profile=sellers_per_profile,
+        order_scale=scale,
     )
     target = runner.Target(intake_url, kafka, token or _service_token(tokens_file))
     pace = runner.Pace(wall_seconds=minutes * 60)
-    result = asyncio.run(
-        simulate(
-            config,
-            target,
-            pace,
-            metrics_url,
-            show_progress=console.is_terminal or bool(os.environ.get("FORCE_PROGRESS")),
+    try:
+        result = asyncio.run(
+            simulate(
+                config,
+                target,
+                pace,
+                metrics_url,
+                show_progress=console.is_terminal or bool(os.environ.get("FORCE_PROGRESS")),
+                force=force,
+            )
         )
-    )
+    except preflight.PlatformNotReadyError as error:
+        console.print(f"[red]atoz-simulate: {error}[/]")
+        raise typer.Exit(2) from None
+    except KafkaError as error:
+        console.print(f"[red]atoz-simulate: Kafka failed at {kafka}: {error}[/]")
+        raise typer.Exit(2) from None
     summary.render(result, console)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)

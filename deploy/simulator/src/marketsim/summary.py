@@ -290,15 +290,18 @@ def render(summary: dict[str, Any], console: Console | None = None) -> None:
     run = summary["run"]
     filing, deciding = run["filing_latency_ms"], run["decision_latency_ms"]
     console.print(
-        f"[bold]Run:[/] {run['wall_seconds']} s wall · {run['facts_published']:,} order facts and "
-        f"{run['http_calls']:,} API calls ({run['messages_per_second']:,}/s) · "
-        f"{run['claim_events']:,} claim events seen"
+        f"[bold]Run:[/] {run['wall_seconds']} s wall · {run['facts_published']:,} order facts and"
+        f" {run['http_calls']:,} API calls, {run['messages_per_second']:,} messages/s in all ·"
+        f" {run['claim_events']:,} claim events seen"
+    )
+    console.print("[bold]End-to-end latency[/], intake's 202 → the answer on claims.events.v1:")
+    console.print(
+        f"  a filing → admitted or denied: p50 {_ms(filing['p50'])}, p95 {_ms(filing['p95'])},"
+        f" p99 {_ms(filing['p99'])}"
     )
     console.print(
-        f"[bold]End-to-end latency[/] (intake's 202 → the answer on claims.events.v1): "
-        f"filing p50 {_ms(filing['p50'])}, p95 {_ms(filing['p95'])}, p99 {_ms(filing['p99'])}; "
-        f"seller/reviewer move → decision p50 {_ms(deciding['p50'])}, "
-        f"p95 {_ms(deciding['p95'])}, p99 {_ms(deciding['p99'])}"
+        f"  a seller's or reviewer's move → its decision: p50 {_ms(deciding['p50'])},"
+        f" p95 {_ms(deciding['p95'])}, p99 {_ms(deciding['p99'])}"
     )
     if run["http_failures"]:
         failures = run["http_failures"]

@@ -13,7 +13,7 @@ import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final, Literal
 
@@ -81,8 +81,9 @@ class WorldConfig:
     seed: int = 7
     days: int = 90
     end: datetime = field(
-        default_factory=lambda: datetime.combine(datetime.now(UTC).date(), time(), tzinfo=UTC)
+        default_factory=lambda: datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     )
+    """The simulated span ends here: this hour, so the platform goes on in real time after it."""
     sellers_per_profile: int = 4
     order_scale: float = 1.0
     """Multiplies every seller's daily orders (0.2 for a quick run)."""

@@ -33,6 +33,19 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
+def _history_entry(row: Any) -> dict[str, Any]:
+    """One event of the claim's history; a rejected command says why it changed nothing."""
+    data = orjson.loads(row["event"])["data"]
+    entry = {
+        "type": row["type"],
+        "at": row["occurred_at"].isoformat(),
+        "rules": data.get("rules", []),
+    }
+    if row["type"] == "claim.command_rejected":
+        entry |= {key: data[key] for key in ("command_type", "reason", "detail") if key in data}
+    return entry
+
+
 def _view(claim: Claim, now: datetime) -> dict[str, Any]:
     state = claim.state.model_dump(mode="json")
     return {**state, "actions": available_actions(claim, now)}
@@ -75,14 +88,7 @@ def build_router(
                 claim_id,
             )
         body = _view(claim, await clock())
-        body["history"] = [
-            {
-                "type": h["type"],
-                "at": h["occurred_at"].isoformat(),
-                "rules": orjson.loads(h["event"])["data"].get("rules", []),
-            }
-            for h in history
-        ]
+        body["history"] = [_history_entry(h) for h in history]
         return _json(body)
 
     @router.get("/sellers/{seller_id}/claims", summary="A seller's claim queue, by tab")
