@@ -131,7 +131,7 @@ def status() -> None:
 
 @app.command()
 def env() -> None:
-    """Print ``export`` lines for the platform's settings: eval "$(devstack env)"."""
+    """Print export lines for the platform's settings: eval "$(devstack env)"."""
     with _reported():
         config = api.load_config()
     for key, value in api.endpoints(config).as_env().items():

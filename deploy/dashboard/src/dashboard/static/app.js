@@ -15,11 +15,12 @@ const TABS = [
   ["option_to_appeal", "Option to appeal"],
   ["all", "All"],
 ];
+// each deadline: its name while it runs, and how it reads once its moment has passed
 const DEADLINES = [
-  ["respond_by", "Respond by"],
-  ["replacement_due_by", "Replacement due"],
-  ["appeal_by", "Appeal by"],
-  ["hold_until", "Held until"],
+  ["respond_by", "Respond by", "response window closed"],
+  ["replacement_due_by", "Replacement due", "replacement was due"],
+  ["appeal_by", "Appeal by", "appeal window closed"],
+  ["hold_until", "Held until", "hold ended"],
 ];
 const CHANNELS = { seller_fulfilled: "Seller-fulfilled", platform_fulfilled: "Platform-fulfilled" };
 const SELLERS_PAGE = 50;
@@ -61,11 +62,14 @@ function decorate(element, props, children) {
   return element;
 }
 
+// A failed read: "message" is the full sentence (said once, in the banner), "brief" the few
+// words its card shows in place of the figures.
 class ApiError extends Error {
   constructor(status, service, body) {
     super(describe(status, service, body));
     this.status = status;
     this.service = service;
+    this.brief = briefly(status, service);
   }
 }
 
@@ -74,8 +78,8 @@ function describe(status, service, body) {
   switch (status) {
     case 401:
       return "The token was refused (401): paste a valid token at the top right.";
-    case 403:
-      return `This token may not read this (403)${detail ? `: ${detail}` : ""}.`;
+    case 403: // the services' own detail names a role ("a seller reads only…"): not repeated
+      return "This token may not read this (403).";
     case 404:
       return detail || `Not found (404) at ${service}.`;
     case 502: // the dashboard's own detail names the service and where it was looked for
@@ -84,6 +88,25 @@ function describe(status, service, body) {
       return detail ? `${detail} (504).` : `${service} did not answer in time (504).`;
     default:
       return `${service} answered ${status}${detail ? `: ${detail}` : ""}.`;
+  }
+}
+
+function briefly(status, service) {
+  switch (status) {
+    case 0:
+      return "the dashboard server is down";
+    case 401:
+      return "the token was refused (401)";
+    case 403:
+      return "this token may not read it (403)";
+    case 404:
+      return "not found (404)";
+    case 502:
+      return `${service} cannot be reached (502)`;
+    case 504:
+      return `${service} did not answer in time (504)`;
+    default:
+      return `${service} answered ${status}`;
   }
 }
 
@@ -237,8 +260,21 @@ function card(title, subtitle, ...body) {
   return h("section", { class: "card" }, heading, ...body);
 }
 
+// A card whose read failed: a quiet error state, since the banner above the view says why,
+// once. A token refused or not allowed concerns every card, so those cards only point up.
 function errorBox(error) {
-  return h("div", { class: "error-box", testid: "error" }, error.message || String(error));
+  const said = error.status === 401 || error.status === 403;
+  return h(
+    "div",
+    { class: "error-box", testid: "error", title: error.message || String(error) },
+    h("b", {}, "Not loaded"),
+    ` · ${said ? "see the message above" : error.brief || error.message || String(error)}`,
+  );
+}
+
+// a KPI's note when its read failed: never "nothing waiting" for what could not be read
+function notLoaded() {
+  return h("span", { class: "failed" }, "not loaded");
 }
 
 function table(headers, rows, empty) {
@@ -269,11 +305,26 @@ function openSeller(sellerId) {
 
 // ---- the banner, the token and the address ----------------------------------------------
 
-function banner(message, kind = "error") {
+// One banner per view: each distinct message once, one line each (none hides it).
+function banner(messages, kind = "error") {
+  const lines = [...new Set([messages].flat().filter(Boolean))];
   const element = document.getElementById("banner");
-  element.hidden = !message;
+  element.hidden = !lines.length;
   element.className = `banner ${kind === "info" ? "info" : ""}`;
-  element.textContent = message || "";
+  element.replaceChildren(...lines.map((line) => h("div", {}, line)));
+}
+
+// What the banner says about a view's failed reads: a refused token is all that matters; a
+// read this token may not make is said without naming whose token it is.
+function bannerFor(errors) {
+  const refused = errors.find((error) => error.status === 401);
+  if (refused) return [[refused.message], "error"];
+  const forbidden =
+    state.view === "operator"
+      ? "This token may not read the operator view (403). A seller token reads its own seller view."
+      : `This token may not read the seller ${state.seller} (403). A seller token reads only its own seller view.`;
+  const messages = errors.map((error) => (error.status === 403 ? forbidden : error.message));
+  return [messages, errors.every((error) => error.status === 403) ? "info" : "error"];
 }
 
 function readFragment() {
@@ -358,11 +409,7 @@ async function render() {
     return;
   }
   if (generation !== state.generation) return; // a newer render took over
-  const refused = errors.find((error) => error.status === 401);
-  if (refused) banner(refused.message);
-  else if (errors.some((error) => error.status === 403) && state.view === "operator") {
-    banner("This token may not read the operator view (403): open your seller view instead.", "info");
-  }
+  if (errors.length) banner(...bannerFor(errors));
   document.getElementById("loaded-at").textContent = new Date().toLocaleTimeString("en-GB");
   document.body.dataset.state = errors.length ? "error" : "ready";
 }
@@ -397,29 +444,35 @@ async function renderOperator(root, generation) {
     kpi(
       "Sellers tracked",
       all.value ? integer(all.value.total) : "–",
-      "known to metrics",
-      "accent-info",
+      all.value ? "known to metrics" : notLoaded(),
+      all.value ? "accent-info" : "accent-failed",
       "sellers-total",
     ),
     kpi(
       "At risk",
       atRisk.value ? String(atRisk.value.sellers.length) : "–",
-      `at or above the ${percent(target, 0)} line`,
-      !atRisk.value ? "accent-info" : atRisk.value.sellers.length ? "accent-risk" : "accent-ok",
+      atRisk.value ? `at or above the ${percent(target, 0)} line` : notLoaded(),
+      !atRisk.value ? "accent-failed" : atRisk.value.sellers.length ? "accent-risk" : "accent-ok",
       "at-risk-count",
     ),
     kpi(
       "Reviewer queue",
       queue.value ? String(queued.length) : "–",
-      oldest ? `oldest filed ${relative(oldest.filed_at)}` : "nothing waiting",
-      "accent-info",
+      !queue.value ? notLoaded() : oldest ? `oldest filed ${relative(oldest.filed_at)}` : "nothing waiting",
+      queue.value ? "accent-info" : "accent-failed",
       "review-queue-count",
     ),
     kpi(
       "Worst rate",
       worst ? percent(worst.rate) : "–",
-      worst ? worst.seller_id : "no seller yet",
-      worst ? accent(worst.rate, worst.target) : "accent-info",
+      worst
+        ? worst.seller_id
+        : !all.value
+          ? notLoaded()
+          : state.offset
+            ? "shown on the first page"
+            : "no seller yet",
+      worst ? accent(worst.rate, worst.target) : all.value ? "accent-info" : "accent-failed",
       "worst-rate",
     ),
   );
@@ -522,13 +575,13 @@ function reviewTable(claims) {
     h(
       "tr",
       { "data-claim": claim.claim_id },
-      h("td", { class: "nowrap" }, claimId(claim)),
+      h("td", { class: "claim-id" }, claimId(claim)),
       h("td", {}, claim.seller_id ? sellerLink(claim.seller_id) : h("span", { class: "muted" }, "unknown yet")),
-      h("td", { class: "nowrap" }, label(claim.reason), h("span", { class: "second" }, `filed by ${claim.filed_by}`)),
+      h("td", {}, label(claim.reason), h("span", { class: "second nowrap" }, `filed by ${claim.filed_by}`)),
       h("td", { class: "num nowrap" }, money(claim.amount)),
       h("td", {}, h("span", { class: `badge ${claim.status === "appealed" ? "watch" : "info"}` }, label(claim.status))),
       h("td", { class: "nowrap" }, stamp(claim.filed_at)),
-      h("td", {}, deadlines(claim.deadlines)),
+      h("td", { class: "deadlines" }, deadlines(claim)),
     ),
   );
   return table(
@@ -542,18 +595,30 @@ function claimId(claim) {
   return [h("span", { class: "mono" }, claim.claim_id), h("span", { class: "second" }, `order ${claim.order_id}`)];
 }
 
-function deadlines(all) {
-  const running = DEADLINES.filter(([key]) => all && all[key]);
-  if (!running.length) return h("span", { class: "muted" }, "none running");
-  return running.map(([key, name]) => {
-    const remaining = new Date(all[key]).getTime() - Date.now();
-    const kind = remaining < 0 ? "overdue" : remaining < 86400000 ? "soon" : "";
+// A running deadline stands out, red under a day, orange under three; one whose moment has
+// passed reads as closed, in grey, with how long ago only while the claim is still open.
+function deadlines(claim) {
+  const all = claim.deadlines;
+  const set = DEADLINES.filter(([key]) => all && all[key]);
+  if (!set.length) return h("span", { class: "muted" }, "none running");
+  return set.map(([key, name, closed]) => {
+    const remaining = Date.parse(all[key]) - Date.now();
+    if (remaining < 0) {
+      return h(
+        "span",
+        { class: "deadline past", "data-deadline": key, title: `${name} ${when(all[key])} UTC` },
+        `${closed} `,
+        h("span", { class: "date" }, day(all[key])),
+        claim.status !== "closed" ? h("span", { class: "second" }, relative(all[key])) : null,
+      );
+    }
+    const kind = remaining < 86400000 ? "urgent" : remaining < 3 * 86400000 ? "soon" : "";
     return h(
       "span",
       { class: `deadline ${kind}`, "data-deadline": key },
       h("span", { class: "name" }, name),
       h("span", { class: "when" }, when(all[key])),
-      h("span", { class: "muted" }, ` · ${relative(all[key])}`),
+      h("span", { class: "second" }, relative(all[key])),
     );
   });
 }
@@ -889,9 +954,14 @@ function historyChart(days, target) {
     h(
       "div",
       { class: "legend" },
-      h("span", {}, h("span", { class: "sw" }), "daily rate (a day without change keeps the previous value)"),
+      h("span", {}, h("span", { class: "sw" }), "daily rate"),
       h("span", {}, h("span", { class: "sw dash" }), `the ${percent(target, 0)} line`),
-      h("span", {}, `${days.length} day${days.length === 1 ? "" : "s"} with a change`),
+      h(
+        "span",
+        {},
+        `${days.length} day${days.length === 1 ? "" : "s"} on which the rate changed (the dots);` +
+          " a day without a change keeps the previous value",
+      ),
     ),
   );
 }
@@ -932,7 +1002,7 @@ function claimsCard() {
       "span",
       {},
       h("span", { testid: "claims-count", "data-tab": state.tab }, count),
-      ` claim${count === "1" ? "" : "s"} in ${label(state.tab)}`,
+      current.value ? ` claim${count === "1" ? "" : "s"} in ${label(state.tab)}` : ` · ${label(state.tab)} not loaded`,
     ),
     tabs,
     body,
@@ -951,8 +1021,8 @@ function claimsTable(claims) {
     h(
       "tr",
       { "data-claim": claim.claim_id },
-      h("td", { class: "nowrap" }, claimId(claim)),
-      h("td", { class: "nowrap" }, label(claim.reason), h("span", { class: "second" }, `buyer ${claim.buyer_id}`)),
+      h("td", { class: "claim-id" }, claimId(claim)),
+      h("td", {}, label(claim.reason), h("span", { class: "second nowrap" }, `buyer ${claim.buyer_id}`)),
       h("td", { class: "num nowrap" }, money(claim.amount)),
       h(
         "td",
@@ -964,7 +1034,7 @@ function claimsTable(claims) {
           : null,
       ),
       h("td", { class: "nowrap" }, stamp(claim.filed_at)),
-      h("td", {}, deadlines(claim.deadlines)),
+      h("td", { class: "deadlines" }, deadlines(claim)),
       h("td", { class: "actions" }, actions(claim.actions)),
     ),
   );
