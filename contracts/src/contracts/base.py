@@ -129,8 +129,11 @@ class Money(Contract):
 class PositiveMoney(Money):
     """Money that must be more than zero (an amount claimed or refunded)."""
 
-    @model_validator(mode="after")
-    def _more_than_zero(self) -> PositiveMoney:
-        if self.amount <= 0:
-            raise ValueError("amount must be greater than zero")
-        return self
+    # The same field as Money's with gt instead of ge: zero and a negative amount are refused
+    # with one sentence, on the amount itself.
+    amount: Annotated[
+        Decimal,
+        Field(gt=0, allow_inf_nan=False, max_digits=14),
+        _text_or_value("a decimal amount", (Decimal,)),
+        AmountText,
+    ]

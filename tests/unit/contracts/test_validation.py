@@ -52,8 +52,9 @@ def test_an_amount_more_precise_than_its_currency_is_refused() -> None:
 
 
 def test_a_claimed_amount_must_be_more_than_zero() -> None:
-    with pytest.raises(ValidationError, match="greater than zero"):
-        PositiveMoney(amount=Decimal("0.00"), currency="EUR")
+    for amount in ("0.00", "-1"):
+        with pytest.raises(ValidationError, match="Input should be greater than 0"):
+            PositiveMoney(amount=Decimal(amount), currency="EUR")
     with pytest.raises(ValidationError, match="greater than or equal to 0"):
         Money(amount=Decimal("-1"), currency="EUR")
 

@@ -95,7 +95,7 @@ async def test_an_id_with_a_question_mark_stays_in_the_path(
 async def test_the_services_answer_is_relayed_with_its_status_body_and_content_type(
     client: httpx.AsyncClient, upstream: Recorder
 ) -> None:
-    body = b'{"detail":"a seller reads only their own health"}'
+    body = b'{"error":"forbidden","message":"a seller reads only their own health"}'
     upstream.reply = lambda request: httpx.Response(
         403, content=body, headers={"content-type": "application/problem+json"}
     )
@@ -111,13 +111,16 @@ async def test_a_refused_token_is_relayed_as_a_401_with_its_challenge(
 ) -> None:
     upstream.reply = lambda request: httpx.Response(
         401,
-        json={"detail": "a valid bearer token is required"},
+        json={"error": "unauthenticated", "message": "a valid bearer token is required"},
         headers={"WWW-Authenticate": "Bearer"},
     )
     answer = await client.get("/api/adjudication/v1/review-queue")
     assert answer.status_code == 401
     assert answer.headers["www-authenticate"] == "Bearer"
-    assert answer.json() == {"detail": "a valid bearer token is required"}
+    assert answer.json() == {
+        "error": "unauthenticated",
+        "message": "a valid bearer token is required",
+    }
 
 
 async def test_an_unknown_service_is_a_404_and_nothing_is_forwarded(
@@ -140,8 +143,8 @@ async def test_an_unreachable_service_is_a_502_that_names_it(
     assert answer.status_code == 502
     body = answer.json()
     assert body["error"] == "upstream_unreachable"
-    assert "metrics" in body["detail"]
-    assert "http://metrics.test:8003" in body["detail"]
+    assert "metrics" in body["message"]
+    assert "http://metrics.test:8003" in body["message"]
 
 
 async def test_a_service_that_does_not_answer_in_time_is_a_504(

@@ -134,9 +134,10 @@ def create_app(
 
 
 def _error(status: int, error: str, message: str) -> JSONResponse:
-    """The dashboard's own errors, in the shape the services use for theirs (``detail``)."""
+    """The dashboard's own errors, in the shape the services use for theirs
+    (:mod:`servicekit.problems`)."""
     return JSONResponse(
-        {"error": error, "detail": message},
+        {"error": error, "message": message},
         status_code=status,
         headers={"Cache-Control": "no-store"},
     )

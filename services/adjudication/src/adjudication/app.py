@@ -25,6 +25,7 @@ from servicekit.auth import Readers
 from servicekit.consumer import Delivered
 from servicekit.kafka import utc_now
 from servicekit.logging import configure_logging
+from servicekit.problems import install_problem_handlers
 from servicekit.runtime import ConsumingService
 
 log = structlog.get_logger("adjudication")
@@ -88,6 +89,7 @@ def create_app(
         loops=[scheduler],
     )
     app = FastAPI(title="A-to-z claims: adjudication", version="1.0.0", lifespan=service.lifespan)
+    install_problem_handlers(app)
 
     async def service_now() -> datetime:
         if settings.clock == "event":

@@ -13,7 +13,7 @@ a request. The OpenAPI document still describes every body, header and answer.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -36,6 +36,14 @@ from intake.auth import Principal, TokenRegistry
 from intake.observability import IntakeMetrics
 from intake.publisher import BrokerUnavailableError, CommandPublisher
 from intake.requests import IdempotencyKey, RequestFieldError
+from servicekit.problems import (
+    FieldErrorOut,
+    Problem,
+    ValidationProblem,
+    install_problem_handlers,
+    problem,
+    validation_problem,
+)
 
 log = structlog.get_logger("intake")
 
@@ -88,22 +96,6 @@ class Accepted(BaseModel):
     links: dict[str, str]
 
 
-class FieldErrorOut(BaseModel):
-    field: str
-    message: str
-    type: str
-
-
-class ValidationProblem(BaseModel):
-    error: Literal["validation_failed"] = "validation_failed"
-    fields: list[FieldErrorOut]
-
-
-class Problem(BaseModel):
-    error: str
-    message: str
-
-
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "No valid bearer token."},
     403: {"model": Problem, "description": "The token's role may not take this action."},
@@ -150,23 +142,6 @@ def _event_time(header: str | None) -> datetime | None:
 
 _IDEMPOTENCY_KEY: Final = TypeAdapter(IdempotencyKey)
 _BEARER: Final = "HTTPBearer"
-
-
-def _problem(status: int, error: str, message: str, **headers: str) -> JSONResponse:
-    return JSONResponse(
-        Problem(error=error, message=message).model_dump(), status_code=status, headers=headers
-    )
-
-
-def _field_errors(errors: Any, prefix: tuple[str, ...] = ()) -> list[FieldErrorOut]:
-    return [
-        FieldErrorOut(
-            field=".".join((*prefix, *(str(part) for part in item.get("loc", ())))) or "body",
-            message=str(item.get("msg", "invalid")),
-            type=str(item.get("type", "value_error")),
-        )
-        for item in errors
-    ]
 
 
 def _invalid(location: tuple[str, ...], error: ValidationError) -> RequestValidationError:
@@ -248,7 +223,7 @@ def build_api(
         except BrokerUnavailableError as error:
             metrics.publish_failed(command.type)
             log.warning("intake.publish_failed", error=str(error))
-            return _problem(
+            return problem(
                 503,
                 "broker_unavailable",
                 "the command could not be recorded; nothing was accepted",
@@ -401,38 +376,14 @@ def _document_claim_actions(app: FastAPI) -> None:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    """Every error the caller can cause answers with a JSON body naming what was wrong."""
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
-        problem = ValidationProblem(fields=_field_errors(error.errors()))
-        return JSONResponse(problem.model_dump(), status_code=422)
+    """Every error the caller can cause answers with a JSON body naming what was wrong, in the
+    shape every service shares (:mod:`servicekit.problems`)."""
+    install_problem_handlers(app)
 
     @app.exception_handler(RequestFieldError)
     async def request_field_error(_: Request, error: RequestFieldError) -> JSONResponse:
-        problem = ValidationProblem(
-            fields=[FieldErrorOut(field=error.field, message=error.message, type="value_error")]
-        )
-        return JSONResponse(problem.model_dump(), status_code=422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_problem(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        names = {
-            401: "unauthenticated",
-            403: "forbidden",
-            404: "not_found",
-            405: "not_allowed",
-            413: "body_too_large",
-        }
-        headers: Mapping[str, str] = dict(error.headers or {})  # keeps Allow on a 405
-        if error.status_code == 401:
-            headers = {**headers, "WWW-Authenticate": "Bearer"}
-        return _problem(
-            error.status_code,
-            names.get(error.status_code, "http_error"),
-            str(error.detail),
-            **headers,
-        )
+        fields = [FieldErrorOut(field=error.field, message=error.message, type="value_error")]
+        return validation_problem(fields)
 
 
 def _install_operations(app: FastAPI, publisher: CommandPublisher, metrics: IntakeMetrics) -> None:

@@ -25,6 +25,7 @@ from servicekit.auth import Readers
 from servicekit.consumer import Delivered
 from servicekit.kafka import utc_now
 from servicekit.logging import configure_logging
+from servicekit.problems import install_problem_handlers
 from servicekit.runtime import ConsumingService
 
 log = structlog.get_logger("metrics")
@@ -90,6 +91,7 @@ def create_app(
         loops=[day_boundaries],
     )
     app = FastAPI(title="A-to-z claims: metrics", version="1.0.0", lifespan=service.lifespan)
+    install_problem_handlers(app)
     app.include_router(build_router(lambda: service.pool, Readers(settings.tokens)))
     service.install(app)
     app.state.service = service

@@ -74,7 +74,8 @@ class ApiError extends Error {
 }
 
 function describe(status, service, body) {
-  const detail = body && typeof body.detail === "string" ? body.detail : "";
+  // Every service (and this dashboard's proxy) says what went wrong in "message".
+  const detail = body && typeof body.message === "string" ? body.message : "";
   switch (status) {
     case 401:
       return "The token was refused (401): paste a valid token at the top right.";
@@ -118,7 +119,7 @@ async function api(service, path) {
       cache: "no-store",
     });
   } catch (error) {
-    throw new ApiError(0, "the dashboard", { detail: `the dashboard server is down (${error})` });
+    throw new ApiError(0, "the dashboard", { message: `the dashboard server is down (${error})` });
   }
   let body = null;
   try {
