@@ -8,10 +8,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import cast
+
+import pytest
 
 from devstack.api import Endpoints
 from devstack.config import load_config
-from devstack.services import _spec, tokens
+from devstack.services import _spec, status, tokens
 
 
 def _wait_for(predicate: object, timeout: float = 15.0) -> bool:
@@ -85,12 +88,27 @@ def test_the_dashboard_is_pointed_at_the_services_and_holds_no_tokens(tmp_path: 
     assert not any("TOKENS" in key for key in env)  # the page brings the reader's own token
 
 
+def _environments(spec: list[dict[str, object]]) -> dict[str, dict[str, str]]:
+    return {str(entry["name"]): cast(dict[str, str], entry["env"]) for entry in spec}
+
+
 def test_on_event_time_adjudication_and_metrics_follow_the_events(tmp_path: Path) -> None:
     config = load_config({"DEVSTACK_HOME": str(tmp_path)})
     endpoints = Endpoints("127.0.0.1:19092", "postgresql://atoz:atoz@127.0.0.1:15433/postgres")
-    wall = {entry["name"]: entry["env"] for entry in _spec(config, endpoints)}
-    event = {entry["name"]: entry["env"] for entry in _spec(config, endpoints, "event")}
-    assert "ADJUDICATION_CLOCK" not in wall["adjudication"]  # type: ignore[operator]
-    assert event["adjudication"]["ADJUDICATION_CLOCK"] == "event"  # type: ignore[index]
-    assert event["metrics"]["METRICS_CLOCK"] == "event"  # type: ignore[index]
-    assert "INTAKE_CLOCK" not in event["intake"]  # type: ignore[operator]
+    wall = _environments(_spec(config, endpoints))
+    event = _environments(_spec(config, endpoints, "event"))
+    assert "ADJUDICATION_CLOCK" not in wall["adjudication"]
+    assert event["adjudication"]["ADJUDICATION_CLOCK"] == "event"
+    assert event["metrics"]["METRICS_CLOCK"] == "event"
+    assert "INTAKE_CLOCK" not in event["intake"]
+
+
+def test_services_without_a_supervisor_are_reported_stopped_not_just_unready(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, port in {"INTAKE": 1, "ADJUDICATION": 2, "METRICS": 3, "DASHBOARD": 4}.items():
+        monkeypatch.setenv(f"DEVSTACK_{name}_PORT", str(port))  # nothing listens there
+    config = load_config({"DEVSTACK_HOME": str(tmp_path)})
+    found = status(config)
+    assert [s.name for s in found] == ["intake", "adjudication", "metrics", "dashboard"]
+    assert not any(s.ready or s.supervised for s in found)

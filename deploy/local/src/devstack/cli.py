@@ -197,7 +197,12 @@ def services_status() -> None:
     with _reported():
         found = services.status(api.load_config())
     for service in found:
-        state = "[green]ready[/green]" if service.ready else "[red]not ready[/red]"
+        if service.ready:
+            state = "[green]ready[/green]"
+        elif service.supervised:
+            state = "[red]not ready[/red]"
+        else:
+            state = "[yellow]stopped[/yellow]"
         out.print(f"{service.name:<13} {state}  {service.url}")
     raise typer.Exit(0 if all(s.ready for s in found) else 1)
 

@@ -55,6 +55,8 @@ class ServiceStatus:
     name: str
     url: str
     ready: bool
+    supervised: bool = True
+    """False when no supervisor runs: the service is stopped, not merely unready."""
 
 
 def _url(name: str) -> str:
@@ -141,6 +143,8 @@ def _pid_file(config: DevstackConfig) -> Path:
 
 
 def status(config: DevstackConfig) -> list[ServiceStatus]:
+    pid = read_pid(_pid_file(config))
+    supervised = pid is not None and pid_is_running(pid)
     found = []
     for name in ports():
         try:
@@ -148,7 +152,7 @@ def status(config: DevstackConfig) -> list[ServiceStatus]:
                 ready = answer.status == 200
         except (urllib.error.URLError, OSError):
             ready = False
-        found.append(ServiceStatus(name, _url(name), ready))
+        found.append(ServiceStatus(name, _url(name), ready, supervised))
     return found
 
 
