@@ -7,6 +7,7 @@ some server down), 2 a missing prerequisite or bad setting, reported in one sent
 from __future__ import annotations
 
 import shlex
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,7 +30,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # soft_wrap: a message is one line however narrow the terminal (scripts grep these lines).
-out = Console(highlight=False, soft_wrap=True)
+# Off a terminal rich would fold tables at 80 columns, splitting log paths mid-word.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
