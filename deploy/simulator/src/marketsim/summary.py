@@ -126,6 +126,9 @@ def odr_rows(
                 "status": found["status"],
                 "orders_to_recover": found["orders_to_recover"],
                 "recomputed_rate": str(mine.rate) if mine else "0",
+                "recomputed_orders": mine.orders if mine else 0,
+                "recomputed_defective": mine.defective if mine else 0,
+                "window": [str(day) for day in window],
                 "matches_recomputation": mine is not None
                 and (mine.orders, mine.defective)
                 == (combined["orders"], combined["defective_orders"]),

@@ -43,13 +43,7 @@ async def _day_boundaries(
     while True:
         try:
             async with pool.acquire() as conn, conn.transaction():
-                current = await today(conn)
-                if current != last:
-                    sellers = await store.all_sellers(conn)
-                    await handlers.refresh_health(
-                        conn, sellers, as_of=current, settings=odr_settings, cause=f"day/{current}"
-                    )
-                    last = current
+                last = await handlers.refresh_new_day(conn, today, last=last, settings=odr_settings)
         except Exception:
             log.exception("metrics.day_refresh_failed")  # keeps trying: the next tick retries
         await asyncio.sleep(interval)

@@ -7,7 +7,7 @@ Everything happens in the consumer's transaction (inbox included): a batch is ap
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any, Final
@@ -80,6 +80,26 @@ async def apply_batch(
     )
 
 
+async def refresh_new_day(
+    conn: asyncpg.Connection,
+    today: Callable[[asyncpg.Connection], Awaitable[date]],
+    *,
+    last: date | None,
+    settings: OdrSettings,
+) -> date:
+    """At a new day, recompute every seller's health (orders leave the window even when nothing
+    else happens); the day it is. "Today" is read under the health lock, so a batch that moved
+    the day on meanwhile is seen, not overwritten with yesterday's window."""
+    await store.lock_health(conn)
+    current = await today(conn)
+    if current != last:
+        sellers = await store.all_sellers(conn)
+        await refresh_health(
+            conn, sellers, as_of=current, settings=settings, cause=f"day/{current}"
+        )
+    return current
+
+
 def _counts(channel: Channel, counts: DayCounts) -> DefectCounts:
     return DefectCounts(
         channel=channel,
@@ -104,6 +124,7 @@ async def refresh_health(
     sellers = sorted(set(sellers))
     if not sellers:
         return 0
+    await store.lock_health(conn)
     first, last = odr.window(as_of, settings)
     days = await store.load_days(conn, sellers, first, last)
     previous = await store.load_health(conn, sellers)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import asyncpg
 import orjson
@@ -183,6 +183,17 @@ async def save_health(
         " status = EXCLUDED.status",
         [row[:6] for row in rows],
     )
+
+
+HEALTH_LOCK: Final = 0x0D2_4EA17
+"""The advisory lock every transaction that recomputes health holds (see :func:`lock_health`)."""
+
+
+async def lock_health(conn: asyncpg.Connection) -> None:
+    """Serialise health recomputations until the transaction ends. The consumer's batch and the
+    day-boundary refresh run in separate transactions: without this, a refresh that read the
+    daily counts before a batch committed could write its stale figures over the batch's."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", HEALTH_LOCK)
 
 
 async def all_sellers(conn: asyncpg.Connection) -> list[str]:
