@@ -41,6 +41,7 @@ def test_every_simulated_claim_reached_the_outcome_the_policy_gives(
     assert summary["mismatches"] == []
     assert summary["matched"] == summary["claims"]
     assert summary["run"]["http_failures"] == []
+    assert summary["run"]["rejected_moves"] == []  # no move came too late or from the wrong party
     # Many kinds of outcome, not one repeated: the simulation exercises the rule book.
     assert len(summary["by_scenario"]) >= 8
     assert {"granted/seller", "granted/platform", "denied/none"} <= set(summary["resolutions"])

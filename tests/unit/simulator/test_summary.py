@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from marketsim.runner import Observed
 from marketsim.scenarios import Case, Expected, Scenario, denied, granted
-from marketsim.summary import judge
+from marketsim.summary import judge, summarize
+from marketsim.world import WorldConfig, build_world
 
 
 def _case(expected: Expected, **seen: Any) -> Case:
@@ -16,6 +19,7 @@ def _case(expected: Expected, **seen: Any) -> Case:
     return case
 
 
+END = datetime(2026, 6, 1, tzinfo=UTC)
 SELLER_PAYS = granted("seller", "decision.no_valid_tracking")
 AS_EXPECTED: dict[str, Any] = {
     "resolution": "granted",
@@ -61,3 +65,27 @@ def test_a_denial_must_give_the_expected_reason() -> None:
     }
     assert judge(_case(expected, **seen, denial_reason="contact_seller_first")).matched
     assert not judge(_case(expected, **seen, denial_reason="filed_too_early")).matched
+
+
+def test_the_summary_lists_each_mismatch_with_what_was_expected_and_seen() -> None:
+    world = build_world(WorldConfig(seed=3, days=45, end=END, sellers_per_profile=2))
+    cases = list(world.cases.values())
+    assert len(cases) >= 2
+    for case in cases:  # as if every claim had ended as its story says...
+        want = case.expected
+        case.observed = {
+            "status": want.status,
+            "resolution": want.resolution,
+            "funded_by": want.funded_by,
+            "counts_toward_odr": want.counts_toward_odr,
+            "filed_by": want.filed_by,
+            "rules": [want.rule],
+            "denial_reason": want.denial_reason,
+        }
+    cases[0].observed["funded_by"] = "nobody"  # ...but one
+    result = summarize(world, Observed(), odr=[])
+    assert (result["matched"], result["claims"]) == (len(cases) - 1, len(cases))
+    [mismatch] = result["mismatches"]
+    assert mismatch["order_id"] == cases[0].order_id
+    assert "nobody" in mismatch["observed"]
+    assert mismatch["matched"] is False

@@ -29,7 +29,13 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from contracts import codec
-from contracts.claims import ClaimAppealed, ClaimDecided, ClaimDenied, ClaimEvent
+from contracts.claims import (
+    ClaimAppealed,
+    ClaimCommandRejected,
+    ClaimDecided,
+    ClaimDenied,
+    ClaimEvent,
+)
 from contracts.envelope import Payload, wrap
 from contracts.topics import CLAIMS_EVENTS, ORDERS
 from marketsim.scenarios import Call, Case, Fact, Party, Reaction
@@ -94,6 +100,8 @@ class Observed:
     decision_latency_ms: list[float] = field(default_factory=list)
     """Wall time from a seller's or reviewer's 202 to the decision it caused."""
     unsettled: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    """Moves the platform refused (claim.command_rejected), with its reason."""
     lagging_steps: int = 0
     claim_events: list[ClaimEvent] = field(default_factory=list)
     facts: list[Payload] = field(default_factory=list)
@@ -127,7 +135,8 @@ class Runner:
         self._seq = 0
         self._answered: set[str] = set()  # orders whose claim the platform has answered
         self._filed_at: dict[str, tuple[datetime, float]] = {}  # order -> (sim time, wall)
-        self._waiting_decision: dict[str, float] = {}  # order -> wall time of the 202
+        # order -> (simulated time, wall time) of a move's 202, until its decision is seen
+        self._waiting_decision: dict[str, tuple[datetime, float]] = {}
         self._seen_appeal: set[str] = set()
         self._heard = asyncio.Event()  # set whenever a claim event arrives
         self._http: httpx.AsyncClient | None = None
@@ -310,7 +319,7 @@ class Runner:
         # measure of the platform's speed.
         decided_now = call.body.get("response", {}).get("action") != "replacement_sent"
         if answer is not None and call.action in ("response", "decision") and decided_now:
-            self._waiting_decision[case.order_id] = time.monotonic()
+            self._waiting_decision[case.order_id] = (due.at, time.monotonic())
 
     def _schedule(self, case: Case, trigger: datetime, reaction: Reaction, label: str = "") -> None:
         self._seq += 1
@@ -328,6 +337,8 @@ class Runner:
                         continue  # not ours to judge; the platform's DLQ tooling is
                     if isinstance(envelope.data, ClaimEvent):
                         self._on_event(envelope.data, envelope.time)
+                    elif isinstance(envelope.data, ClaimCommandRejected):
+                        self._on_rejected(envelope.data)
             self._heard.set()
 
     def _on_event(self, event: ClaimEvent, at: datetime) -> None:
@@ -367,8 +378,17 @@ class Runner:
         ):
             sent = self._waiting_decision.pop(event.order_id, None)
             if sent is not None:
-                observed.decision_latency_ms.append((now - sent) * 1000)
+                observed.decision_latency_ms.append((now - sent[1]) * 1000)
         self._react(case, event, at)
+
+    def _on_rejected(self, rejected: ClaimCommandRejected) -> None:
+        """A move the platform refused: no decision will follow, so stop waiting for one."""
+        if rejected.order_id not in self.world.cases:
+            return
+        self._waiting_decision.pop(rejected.order_id, None)
+        self.observed.rejected.append(
+            f"{rejected.order_id} {rejected.command_type}: {rejected.reason} ({rejected.detail})"
+        )
 
     def _react(self, case: Case, event: ClaimEvent, at: datetime) -> None:
         state, review = event.claim, case.review
@@ -411,14 +431,19 @@ class Runner:
 
     # --- pacing -------------------------------------------------------------------------
     async def _catch_up(self, filed_before: datetime) -> None:
-        """Wait until the platform has answered every claim filed before ``filed_before``."""
+        """Wait until the platform has answered every claim filed, and decided every move
+        made, before ``filed_before``."""
 
         def behind() -> list[str]:
-            return [
+            # Claims not yet answered, and moves (responses, decisions) not yet decided: a
+            # deadline must not fire because the platform has not read a move sent in time.
+            unanswered = [
                 order
                 for order, (at, _) in self._filed_at.items()
                 if at < filed_before and order not in self._answered
             ]
+            undecided = [o for o, (at, _) in self._waiting_decision.items() if at < filed_before]
+            return unanswered + undecided
 
         deadline = time.monotonic() + self.pace.catch_up_timeout
         if not behind():
@@ -428,6 +453,9 @@ class Runner:
             self._heard.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._heard.wait(), left)
+        for order in behind():  # given up on: waiting again at every step would stall the run
+            self._waiting_decision.pop(order, None)
+            self._answered.add(order)
 
     def _settled(self, case: Case) -> bool:
         seen = case.observed

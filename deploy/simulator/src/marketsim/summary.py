@@ -12,7 +12,7 @@ import asyncio
 import statistics
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -180,7 +180,7 @@ def summarize(world: World, observed: Observed, odr: list[dict[str, Any]]) -> di
         "claims": len(world.cases),
         "matched": sum(o.matched for o in judged),
         "by_scenario": dict(sorted(by_scenario.items())),
-        "mismatches": [o.__dict__ for o in judged if not o.matched],
+        "mismatches": [asdict(o) for o in judged if not o.matched],
         "resolutions": dict(resolutions.most_common()),
         "rules": dict(
             Counter(r for rules in observed.decisive_rules.values() for r in rules).most_common()
@@ -192,6 +192,7 @@ def summarize(world: World, observed: Observed, odr: list[dict[str, Any]]) -> di
             "facts_published": observed.facts_published,
             "http_calls": observed.http_calls,
             "http_failures": observed.http_failures[:20],
+            "rejected_moves": observed.rejected[:20],
             "claim_events": observed.events,
             "messages_per_second": round(
                 (observed.facts_published + observed.http_calls) / wall, 1
@@ -306,6 +307,9 @@ def render(summary: dict[str, Any], console: Console | None = None) -> None:
         f"  a seller's or reviewer's move → its decision: p50 {_ms(deciding['p50'])},"
         f" p95 {_ms(deciding['p95'])}, p99 {_ms(deciding['p99'])}"
     )
+    if run["rejected_moves"]:
+        moves = run["rejected_moves"]
+        console.print(f"[red]{len(moves)} moves refused by the platform; first: {moves[0]}[/]")
     if run["http_failures"]:
         failures = run["http_failures"]
         console.print(f"[red]{len(failures)} API calls failed; first: {failures[0]}[/]")
