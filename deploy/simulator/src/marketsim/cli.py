@@ -26,6 +26,8 @@ from aiokafka.errors import KafkaError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from contracts.claims import ClaimEvent
+from contracts.orders import OrderFact
 from marketsim import preflight, runner, summary
 from marketsim.world import WorldConfig, build_world
 
@@ -101,9 +103,9 @@ async def simulate(
             )
 
         observed = await runner.Runner(world, target, pace, on_step=on_step).run()
-    events = [*observed.facts, *observed.claim_events]
+    events: list[OrderFact | ClaimEvent] = [*observed.facts, *observed.claim_events]
     with console.status("waiting for metrics to catch up"):
-        odr = await summary.settled_odr(world, metrics_url, target.token, events)  # type: ignore[arg-type]  # facts are order facts
+        odr = await summary.settled_odr(world, metrics_url, target.token, events)
     return summary.summarize(world, observed, odr)
 
 

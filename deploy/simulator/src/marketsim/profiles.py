@@ -123,10 +123,3 @@ PROFILES: Final[tuple[SellerProfile, ...]] = (
     ),
 )
 """The six kinds of seller the simulated marketplace is made of, in the order they are dealt."""
-
-
-def by_name(name: str) -> SellerProfile:
-    for profile in PROFILES:
-        if profile.name == name:
-            return profile
-    raise KeyError(name)

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import heapq
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,7 +36,8 @@ from contracts.claims import (
     ClaimDenied,
     ClaimEvent,
 )
-from contracts.envelope import Payload, wrap
+from contracts.envelope import wrap
+from contracts.orders import OrderFact
 from contracts.topics import CLAIMS_EVENTS, ORDERS
 from marketsim.scenarios import Call, Case, Fact, Party, Reaction
 from marketsim.world import World, event_id
@@ -104,7 +105,7 @@ class Observed:
     """Moves the platform refused (claim.command_rejected), with its reason."""
     lagging_steps: int = 0
     claim_events: list[ClaimEvent] = field(default_factory=list)
-    facts: list[Payload] = field(default_factory=list)
+    facts: list[OrderFact] = field(default_factory=list)
     """Every order fact published, for recomputing the ODR from what happened."""
 
 
@@ -196,7 +197,7 @@ class Runner:
         progress = Progress(config.start, steps_total=steps, cases=len(self.world.cases))
         for step in range(steps):
             step_end = config.start + pace.step * (step + 1)
-            facts: list[tuple[datetime, Payload]] = []
+            facts: list[tuple[datetime, OrderFact]] = []
             filings: list[Case] = []
             while index < len(timeline) and timeline[index].at < step_end:
                 item = timeline[index]
@@ -234,12 +235,12 @@ class Runner:
         self.on_step(progress)
 
     # --- outputs ------------------------------------------------------------------------
-    async def _publish(self, facts: list[tuple[datetime, Payload]]) -> None:
+    async def _publish(self, facts: list[tuple[datetime, OrderFact]]) -> None:
         assert self._producer is not None  # noqa: S101  # set by run()
         seed = self.world.config.seed
         sends = []
         for at, fact in facts:
-            order_id = fact.order_id  # type: ignore[attr-defined]  # every order fact has one
+            order_id = fact.order_id
             envelope = wrap(
                 fact,
                 source=SOURCE,
@@ -467,11 +468,3 @@ class Runner:
         if review is not None:
             return "review.decided_by_reviewer" in seen["rules"]
         return True
-
-
-def outcomes(world: World) -> dict[str, list[Case]]:
-    """The cases by scenario."""
-    found: dict[str, list[Case]] = defaultdict(list)
-    for case in world.cases.values():
-        found[case.scenario.value].append(case)
-    return found

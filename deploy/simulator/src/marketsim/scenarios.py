@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-from contracts.envelope import Payload
+from contracts.orders import OrderFact
 
 
 class Scenario(StrEnum):
@@ -100,7 +100,7 @@ class Fact:
     ``build`` receives the moment it happens and returns the payload."""
 
     after: timedelta
-    build: Callable[[datetime], Payload]
+    build: Callable[[datetime], OrderFact]
 
 
 Reaction = Call | Fact

@@ -80,13 +80,24 @@ def _percentiles(values: list[float]) -> dict[str, float | None]:
 async def fetch_health(
     metrics_url: str, token: str, sellers: list[str]
 ) -> dict[str, dict[str, Any]]:
-    """Every seller's health as the metrics API answers it."""
+    """Every seller's health as the metrics API answers it: the staff list (``GET /v1/sellers``,
+    500 a page), not a request per seller, since the caller polls it until metrics catches up."""
+    wanted = set(sellers)
+    found: dict[str, dict[str, Any]] = {}
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(timeout=10, headers=headers) as http:
-        answers = await asyncio.gather(
-            *(http.get(f"{metrics_url.rstrip('/')}/v1/sellers/{s}/health") for s in sellers)
-        )
-    return {s: a.json() for s, a in zip(sellers, answers, strict=True) if a.status_code == 200}
+        offset = 0
+        while True:
+            answer = await http.get(
+                f"{metrics_url.rstrip('/')}/v1/sellers", params={"limit": 500, "offset": offset}
+            )
+            if answer.status_code != 200:
+                return found  # what is missing shows as such in the table
+            page = answer.json()
+            found |= {h["seller_id"]: h for h in page["sellers"] if h["seller_id"] in wanted}
+            offset += len(page["sellers"])
+            if not page["sellers"] or offset >= page["total"]:
+                return found
 
 
 def odr_rows(

@@ -18,7 +18,6 @@ from decimal import Decimal
 from typing import Any, Final, Literal
 
 from contracts.base import Money, PositiveMoney
-from contracts.envelope import Payload
 from contracts.orders import (
     BuyerContactedSeller,
     ChargebackFiled,
@@ -27,6 +26,7 @@ from contracts.orders import (
     FeedbackRemoved,
     OrderDelivered,
     OrderDeliveryFailed,
+    OrderFact,
     OrderItem,
     OrderPlaced,
     OrderRefunded,
@@ -109,7 +109,7 @@ class Timed:
 
     at: datetime
     seq: int
-    fact: Payload | None = None
+    fact: OrderFact | None = None
     case: Case | None = None
 
 
@@ -121,9 +121,6 @@ class World:
     cases: dict[str, Case]
     """By order id: every order has at most one claim story."""
     orders: int = 0
-
-    def fact_count(self) -> int:
-        return sum(1 for item in self.timeline if item.fact is not None)
 
 
 def event_id(seed: int, *parts: object) -> str:
@@ -140,7 +137,7 @@ class _Builder:
         self.orders = 0
 
     # --- timeline -----------------------------------------------------------------------
-    def at(self, moment: datetime, fact: Payload) -> None:
+    def at(self, moment: datetime, fact: OrderFact) -> None:
         if moment < self.config.end:
             self.timeline.append(Timed(moment, len(self.timeline), fact=fact))
 
@@ -262,8 +259,11 @@ class _Builder:
             self.at(posted, order.feedback(fid, posted, rng.choice((4, 5, 5))))
         roll = rng.random()
         if roll < profile.service_chargeback_share + profile.fraud_chargeback_share:
-            kind = "service" if roll < profile.service_chargeback_share else "fraud"
-            self.at(delivered + timedelta(days=10), order.chargeback(delivered, kind))
+            kind: Literal["service", "fraud"] = (
+                "service" if roll < profile.service_chargeback_share else "fraud"
+            )
+            filed_at = delivered + timedelta(days=10)
+            self.at(filed_at, order.chargeback(filed_at, kind))
 
 
 @dataclass(slots=True)
@@ -401,12 +401,12 @@ class _Order:
     def feedback(self, feedback_id: str, at: datetime, rating: int) -> FeedbackPosted:
         return FeedbackPosted(**self.ids, feedback_id=feedback_id, posted_at=at, rating=rating)
 
-    def chargeback(self, after: datetime, kind: str) -> ChargebackFiled:
+    def chargeback(self, filed_at: datetime, kind: Literal["service", "fraud"]) -> ChargebackFiled:
         return ChargebackFiled(
             **self.ids,
             chargeback_id=f"{self.order_id}-cb1",
-            filed_at=after + timedelta(days=10),
-            kind="service" if kind == "service" else "fraud",
+            filed_at=filed_at,
+            kind=kind,
             amount=PositiveMoney(amount=self.total, currency=self.seller.currency),
         )
 
@@ -741,9 +741,7 @@ def chargeback_first(world: _Builder, order: _Order) -> Case | None:
     delivered, filing = _damaged_claim(world, order)
     if filing is None:
         return None
-    world.at(
-        delivered + timedelta(hours=12), order.chargeback(delivered - timedelta(days=10), "service")
-    )
+    world.at(delivered + timedelta(hours=12), order.chargeback(delivered, "service"))
     expected = denied("chargeback_already_filed", "scope.no_chargeback_filed")
     return _case(order, Scenario.CHARGEBACK_FIRST, expected, filing)
 
