@@ -40,6 +40,7 @@ from metrics.settings import MetricsSettings
 from servicekit import postgres
 from servicekit.auth import TokenGrant
 from servicekit.consumer import Delivered
+from tests.support.clocks import WALL_CLOCK
 from tests.unit.adjudication.builders import placed
 
 RESULTS = Path(__file__).parent / "results"
@@ -119,6 +120,7 @@ async def _ours(
                     target,
                     events[start : start + batch],
                     settings=SETTINGS,
+                    timekeeper=WALL_CLOCK,
                     as_of=DAY.date(),
                 )
                 if record is not None:

@@ -4,18 +4,21 @@ metrics API must equal a from-scratch recomputation from the events on the topic
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import httpx
+import jsonschema_rs
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts import codec
 from contracts.claims import ClaimEvent
 from contracts.orders import OrderFact
-from contracts.topics import CLAIMS_EVENTS, ORDERS
+from contracts.schema_export import DEFAULT_OUTPUT
+from contracts.topics import CLAIMS_COMMANDS, CLAIMS_EVENTS, ORDERS, SELLERS_HEALTH, Topic, by_name
 from marketsim.odr_check import recompute
 from tests.e2e.conftest import RunningPlatform
 
@@ -47,30 +50,65 @@ def test_every_simulated_claim_reached_the_outcome_the_policy_gives(
     assert {"granted/seller", "granted/platform", "denied/none"} <= set(summary["resolutions"])
 
 
-async def _read_from_scratch(bootstrap: str) -> list[OrderFact | ClaimEvent]:
-    """Every order fact and claim event on the topics, from offset zero."""
+async def _records(bootstrap: str, *topics: Topic) -> dict[str, list[Any]]:
+    """Every record of ``topics``, from offset zero, by topic, each partition in order."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [
-            TopicPartition(topic.name, p)
-            for topic in (ORDERS, CLAIMS_EVENTS)
-            for p in range(topic.partitions)
-        ]
+        partitions = [TopicPartition(t.name, p) for t in topics for p in range(t.partitions)]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
-        found: list[OrderFact | ClaimEvent] = []
+        found: dict[str, list[Any]] = {topic.name: [] for topic in topics}
         while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
             for tp, records in (await consumer.getmany(timeout_ms=1000)).items():
-                topic = ORDERS if tp.topic == ORDERS.name else CLAIMS_EVENTS
-                for record in records:
-                    data = codec.decode(topic, record.value).data
-                    if isinstance(data, OrderFact | ClaimEvent):
-                        found.append(data)
+                found[tp.topic] += [r for r in records if r.offset < ends[tp]]
         return found
     finally:
         await consumer.stop()
+
+
+async def _read_from_scratch(bootstrap: str) -> list[OrderFact | ClaimEvent]:
+    """Every order fact and claim event on the topics, from offset zero."""
+    found: list[OrderFact | ClaimEvent] = []
+    for name, records in (await _records(bootstrap, ORDERS, CLAIMS_EVENTS)).items():
+        for record in records:
+            data = codec.decode(by_name(name), record.value).data
+            if isinstance(data, OrderFact | ClaimEvent):
+                found.append(data)
+    return found
+
+
+async def test_every_message_the_platform_published_validates_against_its_published_schema(
+    running_platform: RunningPlatform,
+) -> None:
+    published = (CLAIMS_COMMANDS, CLAIMS_EVENTS, SELLERS_HEALTH)
+    found = await _records(running_platform.kafka_bootstrap_servers, *published)
+    for topic in published:
+        schema = json.loads((DEFAULT_OUTPUT / f"topic.{topic.name}.json").read_text())
+        validator = jsonschema_rs.validator_for(schema, validate_formats=True)
+        records = found[topic.name]
+        assert records, f"the simulation published nothing on {topic.name}"
+        for record in records:
+            errors = [error.message for error in validator.iter_errors(json.loads(record.value))]
+            assert errors == [], (topic.name, record.offset, errors)
+
+
+async def test_each_claims_versions_run_one_two_three_without_a_gap(
+    running_platform: RunningPlatform,
+) -> None:
+    records = (await _records(running_platform.kafka_bootstrap_servers, CLAIMS_EVENTS))[
+        CLAIMS_EVENTS.name
+    ]
+    versions: dict[str, list[int]] = {}
+    # A claim's events share its order's partition, so their offsets give their order.
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        data = codec.decode(CLAIMS_EVENTS, record.value).data
+        if isinstance(data, ClaimEvent):
+            versions.setdefault(data.claim_id, []).append(data.claim.version)
+    assert len(versions) >= 20
+    gapped = {c: v for c, v in versions.items() if v != list(range(1, len(v) + 1))}
+    assert gapped == {}
 
 
 async def test_each_sellers_rate_on_the_api_equals_a_recomputation_from_the_events(

@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 
 from contracts import codec
 from contracts.envelope import Payload, wrap
+from contracts.orders import BuyerContactedSeller, SellerReplied
 from contracts.topics import ORDERS
 from devstack import services
 from devstack.api import Endpoints
@@ -93,6 +94,24 @@ async def test_a_claim_goes_from_intake_through_adjudication_to_the_sellers_odr(
             now - timedelta(days=10),
         ),
         (shipped().model_copy(update=ids), now - timedelta(days=9)),
+        # The buyer wrote to the seller (a fact, as contact-first requires), and the seller
+        # answered without settling it: no automatic filing races the buyer's claim.
+        (
+            BuyerContactedSeller(
+                **ids,
+                contact_id="msg-1",
+                buyer_id=buyer["subject"],
+                contacted_at=now - timedelta(days=4),
+                topic="not_received",
+            ),
+            now - timedelta(days=4),
+        ),
+        (
+            SellerReplied(
+                **ids, contact_id="msg-1", replied_at=now - timedelta(days=4), resolved=False
+            ),
+            now - timedelta(days=4),
+        ),
     ]
     producer = AIOKafkaProducer(
         bootstrap_servers=kafka_bootstrap_servers, enable_idempotence=True, acks="all"
@@ -120,9 +139,6 @@ async def test_a_claim_goes_from_intake_through_adjudication_to_the_sellers_odr(
                 "reason": "not_received",
                 "amount": {"amount": "50.00", "currency": "EUR"},
                 "description": "It never came.",
-                # The buyer's word on contacting the seller: no contact fact on the order, so the
-                # platform's own automatic filing (which would race this claim) is not armed.
-                "contact": {"contacted_at": (now - timedelta(days=4)).isoformat()},
             },
         )
         assert filed.status_code == 202, filed.text

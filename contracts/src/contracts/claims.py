@@ -9,6 +9,7 @@ metrics never needs to replay a claim's history to know whether it counts toward
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import Field, Strict, StrictBool, model_validator
@@ -18,6 +19,7 @@ from contracts.base import (
     Contract,
     Identifier,
     LanguageTag,
+    Money,
     PositiveMoney,
     RuleId,
     ShortText,
@@ -49,6 +51,7 @@ DenialReason = Literal[
     "unknown_order",
     "reviewer_denied",
     "appeal_window_closed",
+    "already_refunded",
 ]
 """Why a claim was denied, machine-readable; the buyer's sentence comes with it."""
 
@@ -58,6 +61,9 @@ RejectionReason = Literal[
     "claim_not_found",
     "action_not_available",
     "deadline_passed",
+    "refund_currency_mismatch",
+    "replacement_estimate_out_of_bounds",
+    "event_time_out_of_bounds",
 ]
 """Why a command changed nothing (it was not a decision on the claim)."""
 
@@ -262,7 +268,7 @@ ClaimCommandEnvelope = Envelope[ClaimCommandMessage]
 
 
 class ClaimDeadlines(Contract):
-    """Every deadline running on a claim; empty when none runs."""
+    """Every deadline running on a claim; empty when none runs. An open claim always has one."""
 
     respond_by: Timestamp | None = Field(default=None, description="Seller's response window.")
     replacement_due_by: Timestamp | None = None
@@ -270,6 +276,33 @@ class ClaimDeadlines(Contract):
     hold_until: Timestamp | None = Field(
         default=None, description="A claim waiting for facts (its order) is decided by then."
     )
+    review_by: Timestamp | None = Field(
+        default=None,
+        description="A claim under review (or an appeal) not decided by then is settled by rule.",
+    )
+
+
+class ClaimRefund(Contract):
+    """A refund counted toward a claim: how much, who paid it, and where it was seen."""
+
+    refund_id: Identifier = Field(
+        description="The order system's refund id; for a seller's refund response, the id "
+        "payments uses when it carries the refund out (the same refund is counted once)."
+    )
+    amount: PositiveMoney
+    refunded_by: Literal["seller", "platform"]
+    refunded_at: Timestamp
+    source: Literal["seller_response", "order_fact"]
+
+
+class Discrepancy(Contract):
+    """Where the seller's evidence is contradicted, or not backed, by the order facts."""
+
+    rule: RuleId = Field(description="The corroboration rule the evidence failed.")
+    evidence_index: Annotated[int, Strict(), Field(ge=0)] | None = Field(
+        default=None, description="Which item of the dispute's evidence (0-based)."
+    )
+    message: ShortText
 
 
 class ClaimState(Contract):
@@ -290,9 +323,32 @@ class ClaimState(Contract):
     funded_by: FundedBy = "none"
     counts_toward_odr: StrictBool
     deadlines: ClaimDeadlines = ClaimDeadlines()
+    refunds: tuple[ClaimRefund, ...] = Field(
+        default=(),
+        description="Refunds counted toward the amount claimed, in its currency. What is still "
+        "owed is amount minus their sum; the claim closes refunded_by_seller once they reach it.",
+    )
     version: Annotated[int, Strict(), Field(ge=1)] = Field(
         description="Increases by one with every event of this claim."
     )
+
+    @model_validator(mode="after")
+    def _refunds_in_claim_currency(self) -> ClaimState:
+        if any(refund.amount.currency != self.amount.currency for refund in self.refunds):
+            raise ValueError("every refund counted toward a claim is in the claim's currency")
+        return self
+
+    @property
+    def refunded(self) -> Money:
+        """The sum of the refunds counted toward the claim."""
+        total = sum((refund.amount.amount for refund in self.refunds), Decimal(0))
+        return Money(amount=total, currency=self.amount.currency)
+
+    @property
+    def owed(self) -> Money:
+        """What the claim still asks for once its refunds are counted (never below zero)."""
+        left = max(self.amount.amount - self.refunded.amount, Decimal(0))
+        return Money(amount=left, currency=self.amount.currency)
 
 
 class ClaimEvent(Payload):
@@ -347,8 +403,11 @@ class ClaimResponded(ClaimEvent):
 
 
 class ClaimUnderReview(ClaimEvent):
+    """A reviewer must decide; ``discrepancies`` name where the seller's evidence fails."""
+
     type: Literal["claim.under_review"] = "claim.under_review"
     schema_version: Literal[1] = SCHEMA_VERSION_1
+    discrepancies: tuple[Discrepancy, ...] = ()
 
 
 class ClaimDecided(ClaimEvent):
@@ -364,6 +423,15 @@ class ClaimClosed(ClaimEvent):
     type: Literal["claim.closed"] = "claim.closed"
     schema_version: Literal[1] = SCHEMA_VERSION_1
     resolution: Resolution
+
+
+class ClaimRefundRecorded(ClaimEvent):
+    """A refund seen on the order that does not yet reach the amount claimed: the claim stays
+    open for what is still owed."""
+
+    type: Literal["claim.refund_recorded"] = "claim.refund_recorded"
+    schema_version: Literal[1] = SCHEMA_VERSION_1
+    refund: ClaimRefund
 
 
 class ClaimAppealed(ClaimEvent):
@@ -405,6 +473,7 @@ ClaimEventMessage = Annotated[
     | ClaimUnderReview
     | ClaimDecided
     | ClaimClosed
+    | ClaimRefundRecorded
     | ClaimAppealed
     | ClaimAppealDecided
     | ClaimCommandRejected,

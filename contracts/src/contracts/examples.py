@@ -218,6 +218,13 @@ def claim_event_payloads() -> list[Payload]:
     deadlines = claims.ClaimDeadlines(respond_by=respond_by)
     granted = {"status": "closed", "resolution": "granted", "funded_by": "seller"}
     appeal_by = claims.ClaimDeadlines(appeal_by=T0 + timedelta(days=44))
+    refund = claims.ClaimRefund(
+        refund_id="rf-1",
+        amount=_positive_eur("20.00"),
+        refunded_by="seller",
+        refunded_at=T0 + timedelta(days=12),
+        source="order_fact",
+    )
     return [
         claims.ClaimFiled(
             claim_id=CLAIM_ID,
@@ -250,8 +257,26 @@ def claim_event_payloads() -> list[Payload]:
         claims.ClaimUnderReview(
             claim_id=CLAIM_ID,
             order_id=ORDER_ID,
-            claim=_state(4, status="under_review"),
-            rules=("decision.delivered_without_signature_below_threshold",),
+            claim=_state(
+                4,
+                status="under_review",
+                deadlines=claims.ClaimDeadlines(review_by=T0 + timedelta(days=19)),
+            ),
+            rules=("decision.evidence_not_corroborated", "evidence.signature_as_reported"),
+            discrepancies=(
+                claims.Discrepancy(
+                    rule="evidence.signature_as_reported",
+                    evidence_index=0,
+                    message="The carrier reports no signature for the parcel JD0141.",
+                ),
+            ),
+        ),
+        claims.ClaimRefundRecorded(
+            claim_id=CLAIM_ID,
+            order_id=ORDER_ID,
+            claim=_state(4, status="action_required", deadlines=deadlines, refunds=(refund,)),
+            rules=("response.partial_refund_seen_on_order",),
+            refund=refund,
         ),
         claims.ClaimDecided(
             claim_id=CLAIM_ID,

@@ -16,6 +16,7 @@ from contracts.base import (
     Identifier,
     LanguageTag,
     Money,
+    NoControlCharacters,
     PositiveMoney,
     ShortText,
     Timestamp,
@@ -27,13 +28,18 @@ Fulfillment = Literal["merchant", "platform"]
 
 SoldBy = Literal["third_party", "platform"]
 ItemKind = Literal["physical", "digital", "gift_card"]
-Carrier = Annotated[str, Field(min_length=1, max_length=64)]
-TrackingId = Annotated[str, Field(min_length=1, max_length=64)]
+# Codes copied into labels, carrier APIs and URLs: no control character, not even a newline.
+Carrier = Annotated[str, Field(min_length=1, max_length=64), NoControlCharacters()]
+TrackingId = Annotated[str, Field(min_length=1, max_length=64), NoControlCharacters()]
 
 
 class OrderItem(Contract):
     sku: Identifier
-    title: Annotated[str, Field(min_length=1, max_length=500)]
+    title: Annotated[
+        str,
+        Field(min_length=1, max_length=500),
+        NoControlCharacters(keep_tabs_and_line_breaks=True),
+    ]
     quantity: Annotated[int, Strict(), Field(ge=1, le=10_000)]
     unit_price: Money
     kind: ItemKind = "physical"

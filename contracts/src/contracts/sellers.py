@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from contracts.base import SCHEMA_VERSION_1, Contract, Count, Identifier, Timestamp
+from contracts.base import SCHEMA_VERSION_1, Contract, Count, Identifier, Ratio, Timestamp
 from contracts.envelope import Envelope, Payload
 
 AccountStatus = Literal["NORMAL", "AT_RISK", "DEACTIVATION_RISK"]
@@ -24,7 +23,7 @@ class DefectCounts(Contract):
     claims: Count = Field(description="Orders with a claim that counts.")
     negative_feedback: Count
     chargebacks: Count = Field(description="Service chargebacks only.")
-    rate: Annotated[Decimal, Field(ge=0, le=1)]
+    rate: Ratio
 
     @model_validator(mode="after")
     def _defects_within_orders(self) -> DefectCounts:
@@ -50,7 +49,7 @@ class SellerOdrChanged(SellerEvent):
     combined: DefectCounts
     by_channel: tuple[DefectCounts, ...]
     status: AccountStatus
-    target: Decimal = Field(description="The rate must stay strictly below this.")
+    target: Ratio = Field(description="The rate must stay strictly below this.")
     orders_to_recover: Count = Field(
         description="Defect-free orders needed to get back under the target (0 if under)."
     )
@@ -64,8 +63,8 @@ class SellerStatusChanged(SellerEvent):
     schema_version: Literal[1] = SCHEMA_VERSION_1
     previous_status: AccountStatus
     status: AccountStatus
-    rate: Annotated[Decimal, Field(ge=0, le=1)]
-    target: Decimal
+    rate: Ratio
+    target: Ratio
     as_of: Timestamp
 
 

@@ -78,6 +78,10 @@ async def adjudication(kafka_bootstrap_servers: str, database_url: str) -> Async
         database_url=database_url,
         consumer_group=group,
         clock="event",
+        # One order's facts, weeks apart, with nothing in between: far sparser than a
+        # marketplace's stream, so the step a message may take ahead is widened here (the
+        # default is tested on its own, in test_time_bounds_through_kafka).
+        event_clock_max_step_hours=24 * 365,
         scheduler_interval_seconds=0.1,
         event_clock_idle_seconds=1.0,
         log_format="console",
@@ -318,12 +322,62 @@ async def test_the_read_api_history_says_why_a_command_changed_nothing(
     assert answer.json()["status"] == "action_required"  # the claim itself is untouched
 
 
+async def test_a_proof_no_carrier_reported_goes_to_review_until_the_carriers_scan_backs_it(
+    adjudication: FastAPI, producer: AIOKafkaProducer, kafka_bootstrap_servers: str
+) -> None:
+    order = Orders(producer)
+    async with tail(kafka_bootstrap_servers, CLAIMS_EVENTS.name) as events:
+        await _admitted(order, events)
+        proof = ProofOfDelivery(
+            carrier="colissimo",
+            tracking_id="6A1",
+            delivered_at=ESTIMATED_DELIVERY,
+            signature_obtained=True,
+        )
+        dispute = RespondToClaim(
+            claim_id="x",
+            order_id="x",
+            actor=SELLER_ACTOR,
+            response=DisputeResponse(evidence=(proof,)),
+        )
+        await order.send(dispute, FILED + timedelta(hours=1))
+        reviewing = await events.collect(_for(order.claim_id), count=2)
+        # The carrier's scan comes later, and says what the seller said.
+        scan = OrderDelivered(
+            order_id="x",
+            seller_id="seller-acme",
+            shipment_id="shp-1",
+            delivered_at=ESTIMATED_DELIVERY,
+            carrier="colissimo",
+            tracking_id="6A1",
+            signature_obtained=True,
+        )
+        await order.send(scan, FILED + timedelta(hours=5))
+        decided = await events.collect(_for(order.claim_id), count=2)
+    assert _types(reviewing) == ["claim.responded", "claim.under_review"]
+    review = codec.decode(CLAIMS_EVENTS, reviewing[-1].value).data
+    assert [d.rule for d in review.discrepancies] == ["evidence.delivery_reported_by_carrier"]
+    assert _types(decided) == ["claim.decided", "claim.closed"]
+    assert _last_state(decided).funded_by == "platform"
+
+
 async def test_signed_proof_of_delivery_grants_platform_funded_without_odr_impact(
     adjudication: FastAPI, producer: AIOKafkaProducer, kafka_bootstrap_servers: str
 ) -> None:
     order = Orders(producer)
     async with tail(kafka_bootstrap_servers, CLAIMS_EVENTS.name) as events:
         await _admitted(order, events)
+        # The carrier's own scan: the seller's proof below is checked against it.
+        scan = OrderDelivered(
+            order_id="x",
+            seller_id="seller-acme",
+            shipment_id="shp-1",
+            delivered_at=ESTIMATED_DELIVERY,
+            carrier="colissimo",
+            tracking_id="6A1",
+            signature_obtained=True,
+        )
+        await order.send(scan, ESTIMATED_DELIVERY + timedelta(days=3, minutes=30))
         proof = ProofOfDelivery(
             carrier="colissimo",
             tracking_id="6A1",

@@ -15,6 +15,7 @@ from adjudication.policy import Policy
 from contracts.envelope import Payload, wrap
 from servicekit import postgres
 from servicekit.consumer import Delivered
+from servicekit.eventtime import TimeBounds, Timekeeper
 from tests.unit.adjudication.builders import (
     CONTACTED,
     ESTIMATED_DELIVERY,
@@ -47,6 +48,10 @@ def _inputs() -> list[Delivered]:
     ]  # fmt: skip
 
 
+# Event time, as a replay runs; the wall clock is the day the replayed quarter ended.
+TIMEKEEPER = Timekeeper("event", TimeBounds(), lambda: FILED + timedelta(days=90))
+
+
 async def _run(url: str) -> list[tuple[Any, ...]]:
     pool = await postgres.create_pool(url)
     try:
@@ -54,7 +59,7 @@ async def _run(url: str) -> list[tuple[Any, ...]]:
         policy = Policy()
         for delivered in _inputs():  # one message per batch, as a slow consumer would
             async with pool.acquire() as conn, conn.transaction():
-                await handlers.apply_batch(conn, [delivered], policy=policy)
+                await handlers.apply_batch(conn, [delivered], policy=policy, timekeeper=TIMEKEEPER)
         # Ninety days later on event time, every deadline due by then fires.
         while await handlers.fire_deadlines(pool, now=FILED + timedelta(days=90), policy=policy):
             pass

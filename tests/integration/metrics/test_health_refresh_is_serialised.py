@@ -14,6 +14,7 @@ from metrics import handlers, store
 from metrics.odr import OdrSettings
 from servicekit import postgres
 from servicekit.consumer import Delivered
+from tests.support.clocks import WALL_CLOCK
 from tests.unit.adjudication.builders import placed
 
 pytestmark = pytest.mark.integration
@@ -40,7 +41,9 @@ async def test_a_day_refresh_waits_for_a_batch_in_flight_and_then_sees_its_order
     try:
         await postgres.apply_migrations(pool, postgres.SERVICEKIT_MIGRATIONS, store.MIGRATIONS)
         async with pool.acquire() as conn, conn.transaction():  # a known seller, one order
-            await handlers.apply_batch(conn, [_order("o-1", "s-1")], settings=SETTINGS)
+            await handlers.apply_batch(
+                conn, [_order("o-1", "s-1")], settings=SETTINGS, timekeeper=WALL_CLOCK
+            )
 
         async def day_refresh() -> None:
             async with pool.acquire() as conn, conn.transaction():
@@ -49,7 +52,9 @@ async def test_a_day_refresh_waits_for_a_batch_in_flight_and_then_sees_its_order
         async with pool.acquire() as batch_conn:
             batch = batch_conn.transaction()
             await batch.start()
-            await handlers.apply_batch(batch_conn, [_order("o-2", "s-1")], settings=SETTINGS)
+            await handlers.apply_batch(
+                batch_conn, [_order("o-2", "s-1")], settings=SETTINGS, timekeeper=WALL_CLOCK
+            )
             refresh = asyncio.create_task(day_refresh())
             await asyncio.sleep(0.5)
             assert not refresh.done(), "the refresh must wait for the batch's transaction"

@@ -18,6 +18,7 @@ from metrics import handlers, odr, store
 from metrics.odr import DayCounts, OdrSettings
 from servicekit import postgres
 from servicekit.consumer import Delivered
+from tests.support.clocks import WALL_CLOCK
 from tests.unit.adjudication.builders import placed
 
 pytestmark = pytest.mark.integration
@@ -83,7 +84,9 @@ async def test_stored_counts_equal_a_recomputation_whatever_the_order_and_duplic
                 for i, e in enumerate(delivered_events[start:start + batch])
             ]  # fmt: skip
             async with pool.acquire() as conn, conn.transaction():
-                await handlers.apply_batch(conn, chunk, settings=SETTINGS, as_of=DAY.date())
+                await handlers.apply_batch(
+                    conn, chunk, settings=SETTINGS, timekeeper=WALL_CLOCK, as_of=DAY.date()
+                )
         rows = await pool.fetch("SELECT * FROM seller_days")
     finally:
         await pool.close()

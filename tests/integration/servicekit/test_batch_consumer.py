@@ -18,7 +18,7 @@ from contracts import codec
 from contracts.dlq import DeadLetter
 from contracts.envelope import Envelope
 from contracts.topics import Topic
-from servicekit.consumer import BatchConsumer, Delivered, Handler
+from servicekit.consumer import BatchConsumer, Delivered, Handler, RefusedMessage
 from servicekit.outbox import OutboxMessage, OutboxRelay, enqueue
 from servicekit.postgres import SERVICEKIT_MIGRATIONS, apply_migrations, create_pool
 from servicekit.retry import Backoff
@@ -48,13 +48,18 @@ CREATE TABLE IF NOT EXISTS applied (
 """
 
 
-def recording_handler(output: Topic | None = None, *, poison: str | None = None) -> Handler:
-    """Records each message in ``applied`` and, with ``output``, emits one event per message."""
+def recording_handler(
+    output: Topic | None = None, *, poison: str | None = None, refuse: str | None = None
+) -> Handler:
+    """Records each message in ``applied`` and, with ``output``, emits one event per message.
+    The ``poison`` order breaks the handler; the ``refuse`` order is refused with a reason."""
 
     async def handle(connection: asyncpg.Connection, deliveries: list[Delivered]) -> None:
         for delivered in deliveries:
             if delivered.envelope.data.order_id == poison:
                 raise ValueError(f"cannot apply {poison}")
+            if delivered.envelope.data.order_id == refuse:
+                raise RefusedMessage("event_time_out_of_bounds", f"{refuse} is from 2030")
         await connection.executemany(
             "INSERT INTO applied VALUES ($1, $2, $3, $4)",
             [(d.message_id, d.envelope.data.order_id, d.partition, d.offset) for d in deliveries],
@@ -309,6 +314,31 @@ async def test_a_message_the_handler_cannot_apply_alone_goes_to_the_dlq_and_its_
     metadata = DeadLetter.from_headers(list(letters[0].headers))
     assert (metadata.reason, metadata.source_offset) == ("handler_error", 1)
     assert "cannot apply ord-poison" in metadata.error
+
+
+async def test_a_message_the_handler_refuses_goes_to_the_dlq_with_the_reason_it_gave(
+    applied_table: asyncpg.Pool,
+    topics: Topics,
+    running: Running,
+    producer: AIOKafkaProducer,
+    kafka_bootstrap_servers: str,
+) -> None:
+    source = await topics.new(partitions=1)
+    before, refused, after = order_placed("ord-a"), order_placed("ord-2030"), order_placed("ord-b")
+    await send_envelopes(producer, source, [before, refused, after])
+    pool, group = applied_table, unique("g")
+    await running.consumer(source, pool, recording_handler(refuse="ord-2030"), group_id=group)
+    await wait_until(
+        lambda: _committed(kafka_bootstrap_servers, group, {0: 3}), what="the batch committed"
+    )
+
+    assert await applied_ids(pool) == Counter({before.id: 1, after.id: 1})
+    letters = await read_all(kafka_bootstrap_servers, source.dlq, 1)
+    metadata = DeadLetter.from_headers(list(letters[0].headers))
+    assert (metadata.reason, metadata.error) == (
+        "event_time_out_of_bounds",
+        "ord-2030 is from 2030",
+    )
 
 
 async def test_a_database_outage_is_waited_out_and_nothing_is_dead_lettered(

@@ -13,11 +13,22 @@ from typing import Any
 
 from adjudication import facts as fold
 from adjudication.facts import OrderFacts
+from adjudication.lifecycle import Claim, Transition, handle_command
 from adjudication.policy import Policy
 from contracts.base import Money, PositiveMoney
-from contracts.claims import Actor, FileClaim, SellerContact
+from contracts.claims import (
+    Actor,
+    ClaimCommand,
+    DisputeResponse,
+    FileClaim,
+    MessageEvidence,
+    RespondToClaim,
+    SellerContact,
+    SellerResponse,
+)
 from contracts.orders import (
     BuyerContactedSeller,
+    OrderDelivered,
     OrderFact,
     OrderItem,
     OrderPlaced,
@@ -89,3 +100,74 @@ def filing(**changes: Any) -> FileClaim:
 
 
 POLICY = Policy()
+
+FILED = ESTIMATED_DELIVERY + timedelta(days=3)
+"""When the default claim is filed: the first moment a not-received claim is admissible."""
+SELLER_ACTOR = Actor(role="seller", subject=SELLER)
+BUYER_ACTOR = Actor(role="buyer", subject=BUYER)
+REVIEWER = Actor(role="reviewer", subject="rev-1")
+
+
+def delivered(**changes: Any) -> OrderDelivered:
+    """The carrier's delivery of the default shipment (unsigned, to the buyer's address)."""
+    values: dict[str, Any] = {
+        "order_id": ORDER, "seller_id": SELLER, "shipment_id": "shp-1",
+        "delivered_at": ESTIMATED_DELIVERY, "carrier": "colissimo", "tracking_id": "6A1",
+    }  # fmt: skip
+    values.update(changes)
+    return OrderDelivered(**values)
+
+
+def event_types(transition: Transition) -> list[str]:
+    return [event.type for event in transition.events]
+
+
+def run_command(
+    command: ClaimCommand,
+    claim: Claim | None,
+    now: datetime,
+    facts: OrderFacts | None = None,
+    command_id: str = "cmd-x",
+) -> Transition:
+    """``command`` through the state machine, with the default order's facts unless given."""
+    return handle_command(
+        command,
+        command_id=command_id,
+        claim=claim,
+        facts=facts or order_facts(),
+        open_claim=None,
+        now=now,
+        policy=POLICY,
+    )
+
+
+def admitted() -> Claim:
+    """The default claim, filed at FILED and waiting for the seller."""
+    transition = run_command(filing(), None, FILED)
+    assert event_types(transition) == ["claim.filed", "claim.action_required"]
+    assert transition.claim is not None
+    return transition.claim
+
+
+def respond_with(
+    claim: Claim,
+    response: SellerResponse,
+    now: datetime,
+    actor: Actor = SELLER_ACTOR,
+    facts: OrderFacts | None = None,
+    command_id: str = "cmd-x",
+) -> Transition:
+    """The seller (or ``actor``) answers ``claim`` with ``response``."""
+    command = RespondToClaim(claim_id="clm-1", order_id=ORDER, actor=actor, response=response)
+    return run_command(command, claim, now, facts, command_id)
+
+
+def under_review() -> Claim:
+    """The default claim, disputed with a message after an unsigned delivery: for a reviewer."""
+    dispute = DisputeResponse(evidence=(MessageEvidence(sent_at=FILED, text="It was there."),))
+    transition = respond_with(
+        admitted(), dispute, FILED + timedelta(hours=1), facts=order_facts(delivered())
+    )
+    assert event_types(transition) == ["claim.responded", "claim.under_review"]
+    assert transition.claim is not None
+    return transition.claim

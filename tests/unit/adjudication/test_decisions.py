@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from adjudication import decisions
+from adjudication import decisions, evidence
 from adjudication.decisions import Case, decide_dispute
 from contracts.claims import (
     Evidence,
@@ -61,11 +61,40 @@ def test_signed_proof_of_delivery_to_the_buyer_is_granted_platform_funded() -> N
     )
 
 
-def test_signed_proof_from_the_sellers_evidence_counts_too() -> None:
-    proof = ProofOfDelivery(
-        carrier="ups", tracking_id="1Z", delivered_at=ESTIMATED_DELIVERY, signature_obtained=True
+def _signed_proof(tracking_id: str = "6A1") -> ProofOfDelivery:
+    return ProofOfDelivery(
+        carrier="colissimo",
+        tracking_id=tracking_id,
+        delivered_at=ESTIMATED_DELIVERY,
+        signature_obtained=True,
     )
-    assert decide_dispute(_case(evidence=(proof,))).rule == decisions.SIGNED_PROOF_OF_DELIVERY
+
+
+def test_a_sellers_signed_proof_that_the_carrier_reported_is_granted_platform_funded() -> None:
+    outcome = decide_dispute(_case(_delivered(signed=True), evidence=(_signed_proof(),)))
+    assert (outcome.rule, outcome.funded_by) == (decisions.SIGNED_PROOF_OF_DELIVERY, "platform")
+
+
+def test_a_sellers_signed_proof_no_carrier_reported_goes_to_a_reviewer_not_to_the_platform() -> (
+    None
+):
+    outcome = decide_dispute(_case(_delivered(signed=False), evidence=(_signed_proof("JD99"),)))
+    assert (outcome.kind, outcome.rule) == ("under_review", decisions.EVIDENCE_NOT_CORROBORATED)
+    assert [d.rule for d in outcome.discrepancies] == [evidence.TRACKING_OF_THE_ORDER]
+
+
+def test_a_proof_claiming_a_signature_the_carrier_did_not_get_is_no_proof() -> None:
+    outcome = decide_dispute(_case(_delivered(signed=False), evidence=(_signed_proof(),)))
+    assert outcome.kind == "under_review"
+    assert [d.rule for d in outcome.discrepancies] == [evidence.SIGNATURE_AS_REPORTED]
+
+
+def test_contradicted_evidence_cannot_spare_a_seller_who_must_pay() -> None:
+    # Above the threshold, unsigned: the seller pays, whatever the forged proof says.
+    outcome = decide_dispute(
+        _case(_delivered(signed=False), evidence=(_signed_proof(),), total="900.00")
+    )
+    assert (outcome.rule, outcome.funded_by) == (decisions.NO_VALID_TRACKING, "seller")
 
 
 def test_delivered_to_another_address_is_no_proof() -> None:
@@ -94,15 +123,24 @@ def test_above_the_signature_threshold_without_signature_the_seller_pays() -> No
     assert (outcome.rule, outcome.funded_by) == (decisions.NO_VALID_TRACKING, "seller")
 
 
+_LABEL_EVIDENCE: tuple[Evidence, ...] = (
+    PlatformLabel(label_id="lbl-1", bought_at=T0),
+    ShippedOnTime(shipped_at=T0 + timedelta(days=1), ship_by=T0 + timedelta(days=2)),
+)
+
+
 def test_platform_label_shipped_on_time_with_scans_is_shipping_protection() -> None:
-    evidence = (
-        PlatformLabel(label_id="lbl-1", bought_at=T0),
-        ShippedOnTime(shipped_at=T0 + timedelta(days=1), ship_by=T0 + timedelta(days=2)),
-    )
-    outcome = decide_dispute(_case(evidence=evidence))
+    on_label = shipped(label_bought_through_platform=True)
+    outcome = decide_dispute(_case(on_label, evidence=_LABEL_EVIDENCE, defaults=False))
     assert outcome == decisions.Outcome(
         decisions.SHIPPING_PROTECTION, "granted", "platform", counts_toward_odr=False
     )
+
+
+def test_a_platform_label_the_order_facts_do_not_show_is_no_shipping_protection() -> None:
+    outcome = decide_dispute(_case(evidence=_LABEL_EVIDENCE))
+    assert outcome.kind == "under_review"
+    assert [d.rule for d in outcome.discrepancies] == [evidence.PLATFORM_LABEL_ON_RECORD]
 
 
 def test_shipped_late_on_a_platform_label_is_no_shipping_protection() -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
 from adjudication import lifecycle
-from adjudication.facts import OrderFacts
-from adjudication.lifecycle import Claim, Transition, handle_command
+from adjudication.lifecycle import Claim, Transition
 from adjudication.policy import Policy
 from contracts.base import PositiveMoney
 from contracts.claims import (
@@ -19,8 +18,6 @@ from contracts.claims import (
     AppealRuling,
     ClaimCommand,
     DecideClaim,
-    DisputeResponse,
-    MessageEvidence,
     RefundResponse,
     ReplacementResponse,
     RespondToClaim,
@@ -29,60 +26,27 @@ from contracts.claims import (
 )
 from contracts.orders import OrderDelivered, OrderRefunded, SellerReplied
 from tests.unit.adjudication.builders import (
-    BUYER,
+    BUYER_ACTOR,
     ESTIMATED_DELIVERY,
+    FILED,
     ORDER,
     POLICY,
+    REVIEWER,
     SELLER,
+    SELLER_ACTOR,
+    admitted,
+    event_types,
     filing,
     order_facts,
     placed,
+    respond_with,
+    run_command,
+    under_review,
 )
-
-FILED = ESTIMATED_DELIVERY + timedelta(days=3)
-SELLER_ACTOR = Actor(role="seller", subject=SELLER)
-BUYER_ACTOR = Actor(role="buyer", subject=BUYER)
-REVIEWER = Actor(role="reviewer", subject="rev-1")
-
-
-def _types(transition: Transition) -> list[str]:
-    return [event.type for event in transition.events]
-
-
-def _run(
-    command: ClaimCommand, claim: Claim | None, now: datetime, facts: OrderFacts | None = None
-) -> Transition:
-    return handle_command(
-        command,
-        command_id="cmd-x",
-        claim=claim,
-        facts=facts or order_facts(),
-        open_claim=None,
-        now=now,
-        policy=POLICY,
-    )
-
-
-def _admitted() -> Claim:
-    transition = _run(filing(), None, FILED)
-    assert _types(transition) == ["claim.filed", "claim.action_required"]
-    assert transition.claim is not None
-    return transition.claim
-
-
-def _respond(
-    claim: Claim,
-    response: object,
-    now: datetime,
-    actor: Actor = SELLER_ACTOR,
-    facts: OrderFacts | None = None,
-) -> Transition:
-    command = RespondToClaim(claim_id="clm-1", order_id=ORDER, actor=actor, response=response)  # type: ignore[arg-type]
-    return _run(command, claim, now, facts)
 
 
 def test_an_admissible_claim_waits_72_hours_for_the_seller() -> None:
-    claim = _admitted()
+    claim = admitted()
     assert claim.state.status == "action_required"
     assert claim.state.deadlines.respond_by == FILED + timedelta(hours=72)
     assert claim.state.counts_toward_odr is True  # pending
@@ -90,8 +54,8 @@ def test_an_admissible_claim_waits_72_hours_for_the_seller() -> None:
 
 
 def test_a_denied_filing_is_closed_with_a_reason_and_a_sentence_in_the_buyers_language() -> None:
-    transition = _run(filing(amount="100.01", language="fr"), None, FILED)
-    assert _types(transition) == ["claim.filed", "claim.denied"]
+    transition = run_command(filing(amount="100.01", language="fr"), None, FILED)
+    assert event_types(transition) == ["claim.filed", "claim.denied"]
     denied = transition.events[-1]
     assert denied.reason == "amount_over_order_total"  # type: ignore[attr-defined]
     assert denied.message.language == "fr"  # type: ignore[attr-defined]
@@ -104,7 +68,7 @@ def test_a_denied_filing_is_closed_with_a_reason_and_a_sentence_in_the_buyers_la
 
 
 def test_silent_seller_pays_after_72_hours() -> None:
-    claim = _admitted()
+    claim = admitted()
     due = FILED + timedelta(hours=72)
     assert (
         lifecycle.deadline_due(
@@ -113,7 +77,7 @@ def test_silent_seller_pays_after_72_hours() -> None:
         is None
     )
     transition = lifecycle.deadline_due(claim, "respond_by", now=due, policy=POLICY)
-    assert _types(transition) == ["claim.decided", "claim.closed"]
+    assert event_types(transition) == ["claim.decided", "claim.closed"]
     state = transition.events[-1].claim  # type: ignore[attr-defined]
     assert (state.resolution, state.funded_by, state.counts_toward_odr) == (
         "granted",
@@ -125,12 +89,12 @@ def test_silent_seller_pays_after_72_hours() -> None:
 
 
 def test_a_seller_refund_closes_the_claim_refunded_by_seller() -> None:
-    transition = _respond(
-        _admitted(),
+    transition = respond_with(
+        admitted(),
         RefundResponse(amount=PositiveMoney(amount=Decimal("100.00"), currency="EUR")),
         FILED + timedelta(hours=1),
     )
-    assert _types(transition) == ["claim.responded", "claim.closed"]
+    assert event_types(transition) == ["claim.responded", "claim.closed"]
     assert transition.claim is not None
     state = transition.claim.state
     assert (state.resolution, state.funded_by, state.counts_toward_odr) == (
@@ -141,8 +105,8 @@ def test_a_seller_refund_closes_the_claim_refunded_by_seller() -> None:
 
 
 def test_a_seller_accepting_grants_the_claim_seller_funded() -> None:
-    transition = _respond(_admitted(), AcceptResponse(), FILED + timedelta(hours=1))
-    assert _types(transition) == ["claim.responded", "claim.decided", "claim.closed"]
+    transition = respond_with(admitted(), AcceptResponse(), FILED + timedelta(hours=1))
+    assert event_types(transition) == ["claim.responded", "claim.decided", "claim.closed"]
     assert transition.claim is not None
     assert transition.claim.state.funded_by == "seller"
 
@@ -150,7 +114,7 @@ def test_a_seller_accepting_grants_the_claim_seller_funded() -> None:
 def test_a_replacement_delivered_closes_the_claim_replaced() -> None:
     eta = FILED + timedelta(days=4)
     replacement = ReplacementResponse(carrier="ups", tracking_id="1Z-R", estimated_delivery=eta)
-    waiting = _respond(_admitted(), replacement, FILED + timedelta(hours=2)).claim
+    waiting = respond_with(admitted(), replacement, FILED + timedelta(hours=2)).claim
     assert waiting is not None
     assert lifecycle.pending_deadlines(waiting) == [("replacement_due_by", eta)]
     delivered = OrderDelivered(
@@ -161,8 +125,10 @@ def test_a_replacement_delivered_closes_the_claim_replaced() -> None:
         carrier="ups",
         tracking_id="1Z-R",
     )
-    transition = lifecycle.fact_seen(waiting, delivered, now=delivered.delivered_at)
-    assert _types(transition) == ["claim.closed"]
+    transition = lifecycle.fact_seen(
+        waiting, delivered, facts=order_facts(delivered), now=delivered.delivered_at, policy=POLICY
+    )
+    assert event_types(transition) == ["claim.closed"]
     assert transition.claim is not None
     assert transition.claim.state.resolution == "replaced"
 
@@ -170,10 +136,10 @@ def test_a_replacement_delivered_closes_the_claim_replaced() -> None:
 def test_a_replacement_not_delivered_by_its_date_goes_back_to_the_sellers_queue() -> None:
     eta = FILED + timedelta(days=4)
     replacement = ReplacementResponse(carrier="ups", tracking_id="1Z-R", estimated_delivery=eta)
-    waiting = _respond(_admitted(), replacement, FILED + timedelta(hours=2)).claim
+    waiting = respond_with(admitted(), replacement, FILED + timedelta(hours=2)).claim
     assert waiting is not None
     transition = lifecycle.deadline_due(waiting, "replacement_due_by", now=eta, policy=POLICY)
-    assert _types(transition) == ["claim.action_required"]
+    assert event_types(transition) == ["claim.action_required"]
     assert transition.claim is not None
     assert transition.claim.state.deadlines.respond_by == eta + timedelta(hours=72)
 
@@ -187,37 +153,21 @@ def test_a_refund_seen_on_the_order_closes_an_open_claim() -> None:
         initiated_by="seller",
         amount=PositiveMoney(amount=Decimal("100.00"), currency="EUR"),
     )
-    transition = lifecycle.fact_seen(_admitted(), refund, now=refund.refunded_at)
-    assert _types(transition) == ["claim.closed"]
+    transition = lifecycle.fact_seen(
+        admitted(), refund, facts=order_facts(refund), now=refund.refunded_at, policy=POLICY
+    )
+    assert event_types(transition) == ["claim.closed"]
     assert transition.claim is not None
     assert transition.claim.state.resolution == "refunded_by_seller"
 
 
 def test_the_buyer_may_withdraw_before_a_decision() -> None:
     command = WithdrawClaim(claim_id="clm-1", order_id=ORDER, actor=BUYER_ACTOR)
-    transition = _run(command, _admitted(), FILED + timedelta(hours=1))
-    assert _types(transition) == ["claim.closed"]
+    transition = run_command(command, admitted(), FILED + timedelta(hours=1))
+    assert event_types(transition) == ["claim.closed"]
     assert transition.claim is not None
     state = transition.claim.state
     assert (state.resolution, state.counts_toward_odr) == ("withdrawn", False)
-
-
-def _under_review() -> Claim:
-    dispute = DisputeResponse(evidence=(MessageEvidence(sent_at=FILED, text="It was there."),))
-    facts = order_facts(
-        OrderDelivered(
-            order_id=ORDER,
-            seller_id=SELLER,
-            shipment_id="shp-1",
-            delivered_at=ESTIMATED_DELIVERY,
-            carrier="colissimo",
-            tracking_id="6A1",
-        )
-    )
-    transition = _respond(_admitted(), dispute, FILED + timedelta(hours=1), facts=facts)
-    assert _types(transition) == ["claim.responded", "claim.under_review"]
-    assert transition.claim is not None
-    return transition.claim
 
 
 @pytest.mark.parametrize(
@@ -238,8 +188,8 @@ def test_a_reviewer_decides_a_claim_under_review(
     decision: ReviewDecision, resolution: str, funded_by: str, counts: bool
 ) -> None:
     command = DecideClaim(claim_id="clm-1", order_id=ORDER, actor=REVIEWER, decision=decision)
-    transition = _run(command, _under_review(), FILED + timedelta(days=1))
-    assert _types(transition) == ["claim.decided", "claim.closed"]
+    transition = run_command(command, under_review(), FILED + timedelta(days=1))
+    assert event_types(transition) == ["claim.decided", "claim.closed"]
     assert transition.claim is not None
     state = transition.claim.state
     assert (state.resolution, state.funded_by, state.counts_toward_odr) == (
@@ -251,7 +201,7 @@ def test_a_reviewer_decides_a_claim_under_review(
 
 def test_a_seller_appeal_reversed_moves_the_money_and_the_odr_impact() -> None:
     granted = lifecycle.deadline_due(
-        _admitted(), "respond_by", now=FILED + timedelta(hours=72), policy=POLICY
+        admitted(), "respond_by", now=FILED + timedelta(hours=72), policy=POLICY
     ).claim
     assert granted is not None
     appeal = AppealClaim(
@@ -261,8 +211,8 @@ def test_a_seller_appeal_reversed_moves_the_money_and_the_odr_impact() -> None:
         appeal_id="apl-1",
         statement="Delivered and signed.",
     )
-    appealed = _run(appeal, granted, FILED + timedelta(days=10))
-    assert _types(appealed) == ["claim.appealed"]
+    appealed = run_command(appeal, granted, FILED + timedelta(days=10))
+    assert event_types(appealed) == ["claim.appealed"]
     assert appealed.claim is not None
     ruling = DecideClaim(
         claim_id="clm-1",
@@ -270,8 +220,8 @@ def test_a_seller_appeal_reversed_moves_the_money_and_the_odr_impact() -> None:
         actor=REVIEWER,
         decision=AppealRuling(appeal_id="apl-1", outcome="reversed"),
     )
-    transition = _run(ruling, appealed.claim, FILED + timedelta(days=12))
-    assert _types(transition) == ["claim.appeal_decided"]
+    transition = run_command(ruling, appealed.claim, FILED + timedelta(days=12))
+    assert event_types(transition) == ["claim.appeal_decided"]
     assert transition.claim is not None
     state = transition.claim.state
     assert (state.status, state.funded_by, state.counts_toward_odr) == ("closed", "platform", False)
@@ -279,7 +229,7 @@ def test_a_seller_appeal_reversed_moves_the_money_and_the_odr_impact() -> None:
 
 def test_an_appeal_after_30_days_is_rejected() -> None:
     granted = lifecycle.deadline_due(
-        _admitted(), "respond_by", now=FILED + timedelta(hours=72), policy=POLICY
+        admitted(), "respond_by", now=FILED + timedelta(hours=72), policy=POLICY
     ).claim
     appeal = AppealClaim(
         claim_id="clm-1",
@@ -288,7 +238,7 @@ def test_an_appeal_after_30_days_is_rejected() -> None:
         appeal_id="apl-1",
         statement="Too late?",
     )
-    transition = _run(appeal, granted, FILED + timedelta(hours=72, days=30, minutes=1))
+    transition = run_command(appeal, granted, FILED + timedelta(hours=72, days=30, minutes=1))
     assert transition.claim is None
     assert transition.events[0].reason == "deadline_passed"  # type: ignore[attr-defined]
 
@@ -339,14 +289,14 @@ def test_an_appeal_after_30_days_is_rejected() -> None:
 def test_a_command_that_may_not_act_changes_nothing_and_says_why(
     command: ClaimCommand, reason: str
 ) -> None:
-    transition = _run(command, _admitted(), FILED + timedelta(hours=1))
+    transition = run_command(command, admitted(), FILED + timedelta(hours=1))
     assert transition.claim is None
-    assert _types(transition) == ["claim.command_rejected"]
+    assert event_types(transition) == ["claim.command_rejected"]
     assert transition.events[0].reason == reason  # type: ignore[attr-defined]
 
 
 def test_a_seller_responding_after_the_window_is_rejected() -> None:
-    transition = _respond(_admitted(), AcceptResponse(), FILED + timedelta(hours=72, minutes=1))
+    transition = respond_with(admitted(), AcceptResponse(), FILED + timedelta(hours=72, minutes=1))
     assert transition.events[0].reason == "deadline_passed"  # type: ignore[attr-defined]
 
 
@@ -360,7 +310,7 @@ def test_a_claim_for_an_unknown_order_is_held_then_admitted_when_the_order_arriv
     released = lifecycle.order_arrived(
         held.claim, order_facts(), open_claim=None, now=FILED + timedelta(hours=1), policy=POLICY
     )
-    assert _types(released) == ["claim.action_required"]
+    assert event_types(released) == ["claim.action_required"]
     assert released.claim is not None
     assert released.claim.state.seller_id == SELLER
 
@@ -370,19 +320,19 @@ def test_a_claim_whose_order_never_arrives_is_denied_unknown_order() -> None:
     assert held.claim is not None
     due = FILED + POLICY.unknown_order_hold
     transition = lifecycle.deadline_due(held.claim, "hold_until", now=due, policy=POLICY)
-    assert _types(transition) == ["claim.denied"]
+    assert event_types(transition) == ["claim.denied"]
     assert transition.events[0].reason == "unknown_order"  # type: ignore[attr-defined]
 
 
 def test_every_event_carries_the_next_version_of_the_claim() -> None:
-    transition = _run(filing(), None, FILED)
+    transition = run_command(filing(), None, FILED)
     versions = [event.claim.version for event in transition.events]  # type: ignore[attr-defined]
     assert versions == [1, 2]
 
 
 def test_platform_fulfilled_claim_is_denied_not_covered_at_filing() -> None:
     facts = order_facts(placed(fulfillment="platform"))
-    transition = _run(filing(), None, FILED, facts)
+    transition = run_command(filing(), None, FILED, facts)
     assert transition.events[-1].reason == "not_covered"  # type: ignore[attr-defined]
 
 
@@ -393,13 +343,13 @@ def test_a_held_claim_is_judged_as_of_its_filing_when_its_order_arrives_later() 
     released = lifecycle.order_arrived(
         held.claim, order_facts(), open_claim=None, now=FILED, policy=POLICY
     )
-    assert _types(released) == ["claim.action_required"]
+    assert event_types(released) == ["claim.action_required"]
 
 
 def test_the_platform_files_when_the_seller_never_answered_the_buyer() -> None:
     facts = order_facts()  # the buyer wrote on the 9th; nobody answered
     transition = lifecycle.automatic_filing(facts, "msg-1", claims=[], now=FILED, policy=POLICY)
-    assert _types(transition) == ["claim.filed", "claim.action_required"]
+    assert event_types(transition) == ["claim.filed", "claim.action_required"]
     assert transition.claim is not None
     assert transition.claim.state.filed_by == "platform"
     assert transition.events[0].rules == ("filing.automatic_after_silent_contact",)  # type: ignore[attr-defined]
@@ -434,7 +384,7 @@ def test_automatic_filing_is_a_setting() -> None:
 
 
 def test_the_platform_does_not_file_again_when_the_buyer_already_claimed() -> None:
-    claim = _admitted()
+    claim = admitted()
     transition = lifecycle.automatic_filing(
         order_facts(), "msg-1", claims=[claim], now=FILED + timedelta(days=5), policy=POLICY
     )
@@ -448,7 +398,7 @@ def _denied_by_reviewer() -> Claim:
         actor=REVIEWER,
         decision=ReviewDecision(outcome="denied", denial_reason="reviewer_denied"),
     )
-    denied = _run(command, _under_review(), FILED + timedelta(days=1)).claim
+    denied = run_command(command, under_review(), FILED + timedelta(days=1)).claim
     assert denied is not None
     return denied
 
@@ -461,8 +411,8 @@ def test_a_buyer_appeal_of_a_denial_reversed_grants_the_claim() -> None:
         appeal_id="apl-b",
         statement="I never got it.",
     )
-    appealed = _run(appeal, _denied_by_reviewer(), FILED + timedelta(days=3))
-    assert _types(appealed) == ["claim.appealed"]
+    appealed = run_command(appeal, _denied_by_reviewer(), FILED + timedelta(days=3))
+    assert event_types(appealed) == ["claim.appealed"]
     assert appealed.claim is not None
     ruling = DecideClaim(
         claim_id="clm-1",
@@ -470,7 +420,7 @@ def test_a_buyer_appeal_of_a_denial_reversed_grants_the_claim() -> None:
         actor=REVIEWER,
         decision=AppealRuling(appeal_id="apl-b", outcome="reversed", funded_by="seller"),
     )
-    transition = _run(ruling, appealed.claim, FILED + timedelta(days=4))
+    transition = run_command(ruling, appealed.claim, FILED + timedelta(days=4))
     assert transition.claim is not None
     state = transition.claim.state
     assert (state.resolution, state.funded_by, state.counts_toward_odr) == (
@@ -489,7 +439,7 @@ def test_an_upheld_appeal_changes_neither_the_money_nor_the_odr_impact() -> None
         appeal_id="apl-u",
         statement="Please look again.",
     )
-    appealed = _run(appeal, denied, FILED + timedelta(days=3)).claim
+    appealed = run_command(appeal, denied, FILED + timedelta(days=3)).claim
     assert appealed is not None
     ruling = DecideClaim(
         claim_id="clm-1",
@@ -497,8 +447,8 @@ def test_an_upheld_appeal_changes_neither_the_money_nor_the_odr_impact() -> None
         actor=REVIEWER,
         decision=AppealRuling(appeal_id="apl-u", outcome="upheld"),
     )
-    transition = _run(ruling, appealed, FILED + timedelta(days=4))
-    assert _types(transition) == ["claim.appeal_decided"]
+    transition = run_command(ruling, appealed, FILED + timedelta(days=4))
+    assert event_types(transition) == ["claim.appeal_decided"]
     assert transition.claim is not None
     after, before = transition.claim.state, denied.state
     assert (after.status, after.resolution, after.funded_by, after.counts_toward_odr) == (
@@ -513,5 +463,5 @@ def test_a_seller_cannot_appeal_a_denial() -> None:
     appeal = AppealClaim(
         claim_id="clm-1", order_id=ORDER, actor=SELLER_ACTOR, appeal_id="apl-s", statement="Me too."
     )
-    transition = _run(appeal, _denied_by_reviewer(), FILED + timedelta(days=3))
+    transition = run_command(appeal, _denied_by_reviewer(), FILED + timedelta(days=3))
     assert transition.events[0].reason == "action_not_available"  # type: ignore[attr-defined]

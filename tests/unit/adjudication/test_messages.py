@@ -37,6 +37,8 @@ SAMPLE: dict[str, MessageParameter] = {
     "currency": "EUR",
     "appeal_until": MARCH_12,
     "deadline": MARCH_12,
+    "refunded": Money(amount=Decimal("40.00"), currency="EUR"),
+    "remaining": Money(amount=Decimal("59.90"), currency="EUR"),
 }
 
 

@@ -52,10 +52,11 @@ PAYLOAD_FIELDS: dict[str, set[str]] = {
     "claim.denied": {"claim_id", "order_id", "claim", "rules", "reason", "message"},
     "claim.action_required": {"claim_id", "order_id", "claim", "rules", "respond_by"},
     "claim.responded": {"claim_id", "order_id", "claim", "rules", "response"},
-    "claim.under_review": {"claim_id", "order_id", "claim", "rules"},
+    "claim.under_review": {"claim_id", "order_id", "claim", "rules", "discrepancies"},
     "claim.decided": {"claim_id", "order_id", "claim", "rules", "outcome", "decided_by",
                       "denial_reason", "message"},
     "claim.closed": {"claim_id", "order_id", "claim", "rules", "resolution"},
+    "claim.refund_recorded": {"claim_id", "order_id", "claim", "rules", "refund"},
     "claim.appealed": {"claim_id", "order_id", "claim", "rules", "appeal_id", "appellant"},
     "claim.appeal_decided": {"claim_id", "order_id", "claim", "rules", "appeal_id", "outcome"},
     "claim.command_rejected": {"claim_id", "order_id", "command_id", "command_type", "actor",
@@ -68,7 +69,7 @@ PAYLOAD_FIELDS: dict[str, set[str]] = {
 
 CLAIM_STATE_FIELDS = {
     "claim_id", "order_id", "seller_id", "buyer_id", "reason", "amount", "filed_by", "filed_at",
-    "status", "resolution", "funded_by", "counts_toward_odr", "deadlines", "version",
+    "status", "resolution", "funded_by", "counts_toward_odr", "deadlines", "refunds", "version",
 }  # fmt: skip
 
 

@@ -124,14 +124,14 @@ async def test_a_service_token_acts_for_an_actor_at_a_given_event_time(
 ) -> None:
     headers = bearer("service") | {
         "X-On-Behalf-Of": "buyer:buyer-0042",
-        "X-Event-Time": "2026-03-12T09:00:00+01:00",
+        "X-Event-Time": "2026-03-20T13:02:00+01:00",  # two minutes ago, on intake's clock
     }
     response = await client.post("/v1/claims", json=filing(), headers=headers)
     assert response.status_code == 202, response.text
     [envelope] = publisher.published
     assert (envelope.data.actor.role, envelope.data.actor.subject) == ("buyer", "buyer-0042")
     assert envelope.data.buyer_id == "buyer-0042"
-    assert envelope.time.isoformat() == "2026-03-12T09:00:00+01:00"
+    assert envelope.time.isoformat() == "2026-03-20T13:02:00+01:00"
 
 
 async def test_a_service_acting_for_a_role_still_needs_that_roles_permission(

@@ -105,6 +105,8 @@ def _spec(
     # On event time the simulated days pass in seconds: quiet partitions and day boundaries
     # must be noticed in about as long.
     event_time = {
+        # Intake then believes a service token's X-Event-Time in the past (a simulation's).
+        "intake": {"CLOCK": "event"},
         "adjudication": {
             "CLOCK": "event",
             "EVENT_CLOCK_IDLE_SECONDS": str(EVENT_CLOCK_IDLE_SECONDS),

@@ -41,6 +41,11 @@ def _history_entry(row: Any) -> dict[str, Any]:
         "at": row["occurred_at"].isoformat(),
         "rules": data.get("rules", []),
     }
+    stated = row["stated_at"]
+    if stated is not None and stated != row["occurred_at"]:
+        entry["stated_at"] = stated.isoformat()  # when the sender said it happened
+    if row["type"] == "claim.under_review":
+        entry["discrepancies"] = data.get("discrepancies", [])
     if row["type"] == "claim.command_rejected":
         entry |= {key: data[key] for key in ("command_type", "reason", "detail") if key in data}
     return entry
@@ -83,7 +88,7 @@ def build_router(
             if not allowed:
                 raise HTTPException(404, "no such claim")  # not 403: existence is not told
             history = await conn.fetch(
-                "SELECT type, occurred_at, event FROM claim_history WHERE claim_id = $1"
+                "SELECT type, occurred_at, stated_at, event FROM claim_history WHERE claim_id = $1"
                 " ORDER BY id",
                 claim_id,
             )

@@ -69,8 +69,10 @@ def create_app(
     policy = policy or settings.policy()
     configure_logging(settings.log_format, settings.log_level, service=settings.service_name)
 
+    timekeeper = settings.timekeeper(clock)
+
     async def handle(conn: asyncpg.Connection, batch: list[Delivered]) -> None:
-        await handlers.apply_batch(conn, batch, policy=policy)
+        await handlers.apply_batch(conn, batch, policy=policy, timekeeper=timekeeper)
 
     async def scheduler(pool: asyncpg.Pool) -> None:
         await _scheduler(pool, settings, policy, clock)

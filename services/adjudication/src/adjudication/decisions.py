@@ -3,24 +3,25 @@
 Each rule is a function named for the condition it checks; :func:`decide_dispute` tries them in
 the order PRODUCT.md gives and returns the first that applies, naming it. Anything no rule
 settles goes to a reviewer (``under_review``).
+
+The rules read the order's facts (what carriers and order systems reported on ``orders.v1``),
+never the seller's word: the seller's evidence is checked against those facts first
+(:func:`adjudication.evidence.corroborate`), and while any of it is contradicted or not backed
+by a fact, no rule funds the claim by the platform. The claim goes to a reviewer instead, with
+every discrepancy named. Rules that make the seller pay need no evidence to be believed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, Literal
 
+from adjudication import evidence as corroboration
 from adjudication.facts import OrderFacts
 from adjudication.policy import Policy
-from contracts.claims import (
-    ClaimReason,
-    Evidence,
-    PlatformLabel,
-    ProofOfDelivery,
-    ShippedOnTime,
-    TrackingEvidence,
-)
+from contracts.claims import ClaimReason, Discrepancy, Evidence
+from contracts.orders import OrderDelivered
 
 SIGNED_PROOF_OF_DELIVERY: Final = "decision.signed_proof_of_delivery"
 SHIPPING_PROTECTION: Final = "decision.shipping_protection"
@@ -28,98 +29,90 @@ NO_VALID_TRACKING: Final = "decision.no_valid_tracking"
 RETURNED_TO_SELLER: Final = "decision.returned_to_seller"
 RETURN_NOT_REFUNDED: Final = "decision.return_delivered_not_refunded"
 NEEDS_REVIEW: Final = "decision.needs_review"
+EVIDENCE_NOT_CORROBORATED: Final = "decision.evidence_not_corroborated"
 SILENT_SELLER_PAYS: Final = "decision.silent_seller_pays"
 SELLER_ACCEPTED: Final = "decision.seller_accepted"
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What a decision rule decided: a grant with its payer and ODR impact, or a review."""
+    """What a decision rule decided: a grant with its payer and ODR impact, or a review (with
+    the discrepancies the reviewer must see)."""
 
     rule: str
     kind: Literal["granted", "under_review"]
     funded_by: Literal["platform", "seller", "none"] = "none"
     counts_toward_odr: bool = True
+    discrepancies: tuple[Discrepancy, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Case:
-    """Everything a decision rule may look at."""
+    """Everything a decision rule may look at; ``discrepancies`` are worked out on creation."""
 
     reason: ClaimReason
     evidence: Sequence[Evidence]
     facts: OrderFacts
     policy: Policy
+    discrepancies: tuple[Discrepancy, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        found = corroboration.corroborate(self.evidence, self.facts, self.policy)
+        object.__setattr__(self, "discrepancies", found)
+
+    @property
+    def corroborated(self) -> bool:
+        """Nothing the seller stated is contradicted or unbacked by the facts."""
+        return not self.discrepancies
 
     def above_signature_threshold(self) -> bool:
         assert self.facts.placed is not None  # noqa: S101  # decisions follow admission
         return self.facts.placed.total.amount > self.policy.signature_threshold
 
-    def proofs_of_delivery(self) -> list[ProofOfDelivery]:
-        """The seller's proofs, and the carrier's own delivery scans from the order facts."""
-        proofs = [item for item in self.evidence if isinstance(item, ProofOfDelivery)]
-        for delivery in self.facts.deliveries.values():
-            if delivery.tracking_id:
-                proofs.append(
-                    ProofOfDelivery(
-                        carrier=delivery.carrier,
-                        tracking_id=delivery.tracking_id,
-                        delivered_at=delivery.delivered_at,
-                        to_buyer_address=delivery.to_buyer_address,
-                        signature_obtained=delivery.signature_obtained,
-                        id_checked=delivery.id_checked,
-                    )
-                )
-        return proofs
+    def tracked_deliveries(self) -> list[OrderDelivered]:
+        """The carrier's own delivery scans of the order's tracked parcels."""
+        return [d for d in self.facts.deliveries.values() if d.tracking_id]
 
 
 def signed_proof_of_delivery(case: Case) -> Outcome | None:
     """Not received, but the carrier delivered to the buyer's address against a signature (and
     an ID check above the threshold): the buyer is refunded by the platform, the seller did
-    everything right."""
-    if case.reason != "not_received":
+    everything right. Only on the carrier's facts, and only if the seller's evidence holds."""
+    if case.reason != "not_received" or not case.corroborated:
         return None
-    for proof in case.proofs_of_delivery():
-        id_ok = proof.id_checked or not case.above_signature_threshold()
-        if proof.to_buyer_address and proof.signature_obtained and id_ok:
+    for delivery in case.tracked_deliveries():
+        id_ok = delivery.id_checked or not case.above_signature_threshold()
+        if delivery.to_buyer_address and delivery.signature_obtained and id_ok:
             return Outcome(SIGNED_PROOF_OF_DELIVERY, "granted", "platform", counts_toward_odr=False)
     return None
 
 
 def shipping_protection(case: Case) -> Outcome | None:
-    """Not received, label bought through the platform, shipped on time, valid carrier scans."""
-    if case.reason != "not_received":
-        return None
-    label = any(isinstance(item, PlatformLabel) for item in case.evidence) or any(
-        shipment.label_bought_through_platform for shipment in case.facts.shipments.values()
-    )
-    on_time = any(
-        isinstance(item, ShippedOnTime) and item.shipped_at <= item.ship_by
-        for item in case.evidence
-    )
+    """Not received, and one shipment had a label bought through the platform, left by the
+    order's ship-by date and was scanned by its carrier (a tracking id)."""
     placed = case.facts.placed
-    if placed is not None and not on_time:
-        on_time = any(s.shipped_at <= placed.ship_by for s in case.facts.shipments.values())
-    scans = any(isinstance(item, TrackingEvidence) for item in case.evidence) or any(
-        shipment.tracking_id for shipment in case.facts.shipments.values()
-    )
-    if label and on_time and scans:
-        return Outcome(SHIPPING_PROTECTION, "granted", "platform", counts_toward_odr=False)
+    if case.reason != "not_received" or not case.corroborated or placed is None:
+        return None
+    for shipment in case.facts.shipments.values():
+        if (
+            shipment.label_bought_through_platform
+            and shipment.shipped_at <= placed.ship_by
+            and shipment.tracking_id
+        ):
+            return Outcome(SHIPPING_PROTECTION, "granted", "platform", counts_toward_odr=False)
     return None
 
 
 def no_valid_tracking_or_unsigned_above_threshold(case: Case) -> Outcome | None:
-    """Not received, and no valid tracking, or above the signature threshold without a
-    signature: the seller pays."""
+    """Not received, and no parcel of the order has a tracking id the carrier reported, or the
+    order is above the signature threshold and no delivery was signed for: the seller pays."""
     if case.reason != "not_received":
         return None
-    tracked = [proof for proof in case.proofs_of_delivery() if proof.tracking_id]
     tracked_shipments = [s for s in case.facts.shipments.values() if s.tracking_id]
-    has_tracking = bool(tracked or tracked_shipments) or any(
-        isinstance(item, TrackingEvidence) for item in case.evidence
-    )
+    deliveries = case.tracked_deliveries()
+    has_tracking = bool(tracked_shipments or deliveries)
     unsigned_above = case.above_signature_threshold() and not any(
-        proof.signature_obtained for proof in tracked
+        delivery.signature_obtained for delivery in deliveries
     )
     if not has_tracking or unsigned_above:
         return Outcome(NO_VALID_TRACKING, "granted", "seller")
@@ -154,9 +147,12 @@ DECISION_RULES: Final[tuple[Callable[[Case], Outcome | None], ...]] = (
 
 
 def decide_dispute(case: Case) -> Outcome:
-    """The first decision rule that applies, or a reviewer's queue when none does."""
+    """The first decision rule that applies, or a reviewer's queue when none does (naming the
+    discrepancies when the seller's evidence did not hold)."""
     for rule in DECISION_RULES:
         outcome = rule(case)
         if outcome is not None:
             return outcome
+    if case.discrepancies:
+        return Outcome(EVIDENCE_NOT_CORROBORATED, "under_review", discrepancies=case.discrepancies)
     return Outcome(NEEDS_REVIEW, "under_review")

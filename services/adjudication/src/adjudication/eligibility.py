@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Final
 
 from adjudication.calendar import add_business_days, add_business_hours
@@ -28,6 +29,7 @@ ONE_OPEN_CLAIM: Final = "filing.one_open_claim_per_order"
 SAME_CURRENCY: Final = "amount.currency_of_order"
 WITHIN_ORDER_TOTAL: Final = "amount.within_order_total"
 WITHIN_CAP: Final = "amount.within_cap"
+NOT_ALREADY_REFUNDED: Final = "amount.within_what_is_not_yet_refunded"
 NOT_RECEIVED_AFTER_ESTIMATE: Final = "timing.not_received_after_estimated_delivery"
 ITEM_CLAIM_AFTER_DELIVERY: Final = "timing.item_claim_after_delivery"
 RETURN_NOT_REFUNDED_AFTER_WINDOW: Final = "timing.return_not_refunded_after_window"
@@ -86,6 +88,18 @@ def earliest_filing(reason: str, facts: OrderFacts, policy: Policy) -> tuple[str
     return ITEM_CLAIM_AFTER_DELIVERY, delivered
 
 
+def _vouched_contact(command: FileClaim, facts: OrderFacts, now: datetime) -> datetime | None:
+    """A contact no order fact records counts only when a support agent vouches for it (the
+    buyer called them, say), and only at a time that can be true: after the order, not later
+    than now. A buyer's own word for it is not enough: their messages to the seller are facts
+    on ``orders.v1`` (``buyer.contacted_seller``)."""
+    stated = command.contact.contacted_at if command.contact else None
+    placed = facts.placed
+    if stated is None or command.filed_by != "agent" or placed is None:
+        return None
+    return stated if placed.placed_at <= stated <= now else None
+
+
 def check_filing(
     command: FileClaim,
     facts: OrderFacts | None,
@@ -133,6 +147,16 @@ def check_filing(
         )
         cap = Money(amount=policy.claim_cap, currency=total.currency)
         require(amount.amount <= policy.claim_cap, WITHIN_CAP, "amount_over_cap", cap=cap)
+        # Money the seller already gave back cannot be claimed again.
+        refunded = facts.refunded_amount(until=now)
+        remaining = max(total.amount - refunded, Decimal(0))
+        require(
+            refunded == 0 or amount.amount <= remaining,
+            NOT_ALREADY_REFUNDED,
+            "already_refunded",
+            refunded=Money(amount=refunded, currency=total.currency),
+            remaining=Money(amount=remaining, currency=total.currency),
+        )
         rule, earliest = earliest_filing(command.reason, facts, policy)
         estimate = order.estimated_delivery_max
         require(
@@ -144,8 +168,9 @@ def check_filing(
         latest = estimate + policy.latest_filing_after_estimated_delivery
         require(now <= latest, WITHIN_LATEST_FILING, "filed_too_late", latest_date=latest)
         if command.reason in policy.contact_first_required_for:
-            stated = command.contact.contacted_at if command.contact else None
-            contacted = facts.first_contact_at(command.buyer_id) or stated
+            contacted = facts.first_contact_at(command.buyer_id) or _vouched_contact(
+                command, facts, now
+            )
             window_end = contact_window_end(contacted or now, facts, policy)
             require(
                 contacted is not None and now >= window_end,

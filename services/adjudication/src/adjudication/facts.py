@@ -63,13 +63,22 @@ class OrderFacts(BaseModel):
         times = [parcel.delivered_at for parcel in self.returns_delivered.values()]
         return min(times) if times else None
 
-    def refunded_amount(self, since: datetime | None = None) -> Decimal:
-        """Total refunded, optionally only refunds at or after ``since``."""
+    def currency(self) -> str | None:
+        """The order's currency, once ``order.placed`` has been seen."""
+        return self.placed.total.currency if self.placed else None
+
+    def refunded_amount(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> Decimal:
+        """Total refunded in the order's currency, optionally only at or after ``since``.
+        A refund in another currency is not the order's money (see :func:`foreign_refund`)."""
         return sum(
             (
                 r.amount.amount
                 for r in self.refunds.values()
-                if since is None or r.refunded_at >= since
+                if r.amount.currency == self.currency()
+                and (since is None or r.refunded_at >= since)
+                and (until is None or r.refunded_at <= until)
             ),
             Decimal(0),
         )
@@ -100,11 +109,17 @@ class OrderFacts(BaseModel):
                 return failure
         return None
 
-    def delivery_by_tracking(self, tracking_id: str) -> OrderDelivered | None:
-        for delivery in self.deliveries.values():
-            if delivery.tracking_id == tracking_id:
-                return delivery
-        return None
+
+def foreign_refund(facts: OrderFacts | None, event: OrderFact) -> str | None:
+    """Why a refund fact cannot be the order's, in a sentence: its currency is not the order's.
+    None for any other fact, or while the order's currency is not known yet."""
+    currency = facts.currency() if facts else None
+    if isinstance(event, OrderRefunded) and currency and event.amount.currency != currency:
+        return (
+            f"refund {event.refund_id} is in {event.amount.currency}; "
+            f"order {event.order_id} is in {currency}"
+        )
+    return None
 
 
 def empty(order_id: str, seller_id: str) -> OrderFacts:

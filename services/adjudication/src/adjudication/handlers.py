@@ -3,10 +3,16 @@
 :func:`apply_batch` runs inside the consumer's transaction (inbox rows included), so a batch's
 facts, claims, history, deadlines and outbox events commit together or not at all.
 :func:`fire_deadlines` does the same for the deadlines a scheduler finds due.
+
+Time is never taken on a message's word (:mod:`servicekit.eventtime`): on the wall clock the
+rules see the service's clock; on event time, a message's own time, bounded. A command whose
+time is out of bounds is rejected with ``event_time_out_of_bounds``; a fact is refused to the
+DLQ; neither moves the clock.
 """
 
 from __future__ import annotations
 
+import heapq
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,21 +22,24 @@ from typing import Any, Final, cast
 import asyncpg
 import structlog
 
-from adjudication import eligibility, lifecycle, store
 from adjudication import facts as fold
+from adjudication import lifecycle, store
+from adjudication.claim import reject
 from adjudication.facts import OrderFacts
 from adjudication.lifecycle import Claim, Transition
 from adjudication.policy import Policy
 from contracts import codec
 from contracts.claims import ClaimCommand, ClaimEvent
 from contracts.envelope import Envelope, Payload, wrap
-from contracts.orders import BuyerContactedSeller, OrderFact
+from contracts.orders import OrderFact
 from contracts.topics import CLAIMS_EVENTS
-from servicekit.consumer import Delivered
+from servicekit.consumer import Delivered, RefusedMessage
+from servicekit.eventtime import REASON_EVENT_TIME_OUT_OF_BOUNDS, ClockMode, Timekeeper
 from servicekit.outbox import OutboxMessage, enqueue
 
 SOURCE: Final = "/atoz/adjudication"
 AUTOMATIC_FILING: Final = "automatic_filing"
+REASON_REFUND_CURRENCY: Final = "refund_currency_mismatch"
 # Event ids derive from the input's id, so replaying the same inputs emits the same ids.
 EVENT_NAMESPACE: Final = uuid.UUID("0b6f1f9e-8c1d-4f7a-9a53-5d9f2a4c7e21")
 
@@ -39,14 +48,16 @@ log = structlog.get_logger("adjudication")
 
 @dataclass(frozen=True, slots=True)
 class Cause:
-    """What made a change: the input message (or deadline) and its correlation id."""
+    """What made a change: the input message (or deadline), its correlation id, and the time
+    its sender stated (None for a deadline: the scheduler's own time)."""
 
     id: str
     correlation_id: str
+    stated_at: datetime | None = None
 
     @classmethod
     def of(cls, envelope: Envelope[Any]) -> Cause:
-        return cls(envelope.id, envelope.correlationid)
+        return cls(envelope.id, envelope.correlationid, envelope.time)
 
     @classmethod
     def deadline(cls, kind: str, claim_id: str, due_at: datetime) -> Cause:
@@ -64,8 +75,8 @@ class _Work:
     changed_facts: dict[str, OrderFacts] = field(default_factory=dict)
     changed_claims: dict[str, Claim] = field(default_factory=dict)
     outbox: list[OutboxMessage] = field(default_factory=list)
-    order_deadlines: list[store.Deadline] = field(default_factory=list)
-    history: list[tuple[str, str, str, datetime, str]] = field(default_factory=list)
+    history: list[store.HistoryEntry] = field(default_factory=list)
+    touched_orders: set[str] = field(default_factory=set)
 
     def claim(self, order_id: str, claim_id: str) -> Claim | None:
         for claim in self.claims_by_order.get(order_id, []):
@@ -86,6 +97,7 @@ class _Work:
             siblings[:] = [c for c in siblings if c.state.claim_id != claim.state.claim_id]
             siblings.append(claim)
             self.changed_claims[claim.state.claim_id] = claim
+            self.touched_orders.add(claim.state.order_id)
         for index, event in enumerate(transition.events):
             self._emit(event, cause, now, index)
 
@@ -105,7 +117,9 @@ class _Work:
             OutboxMessage(CLAIMS_EVENTS.name, codec.message_key(CLAIMS_EVENTS, envelope), value)
         )
         if isinstance(event, ClaimEvent) or claim_id:
-            self.history.append((claim_id, event_id, event.type, now, value.decode()))
+            self.history.append(
+                store.HistoryEntry(claim_id, event_id, event.type, now, cause.stated_at, value)
+            )
         log.info(
             "claim.event",
             claim_id=claim_id,
@@ -113,6 +127,28 @@ class _Work:
             type=event.type,
             rules=list(getattr(event, "rules", ())),
         )
+
+    def automatic_filings(self, now: datetime, policy: Policy) -> list[store.PlannedDeadline]:
+        """When the platform should next look at filing for each contact of the orders this
+        transaction touched (due None: never, or not knowable until another fact)."""
+        planned = []
+        for order_id in sorted(self.touched_orders):
+            facts = self.facts.get(order_id)
+            if facts is None or not policy.automatic_filing:
+                continue
+            for contact_id in facts.contacts:
+                due = lifecycle.automatic_filing_due(
+                    facts,
+                    contact_id,
+                    claims=self.claims_by_order.get(order_id, []),
+                    now=now,
+                    policy=policy,
+                )
+                claim_id = lifecycle.platform_claim_id(order_id, contact_id)
+                planned.append(
+                    store.PlannedDeadline(AUTOMATIC_FILING, claim_id, due, order_id, contact_id)
+                )
+        return planned
 
 
 async def _load(conn: asyncpg.Connection, order_ids: Iterable[str]) -> _Work:
@@ -123,88 +159,123 @@ async def _load(conn: asyncpg.Connection, order_ids: Iterable[str]) -> _Work:
     )
 
 
-async def _save(conn: asyncpg.Connection, work: _Work, now: datetime) -> None:
+async def _save(conn: asyncpg.Connection, work: _Work, now: datetime, policy: Policy) -> None:
     await store.save_facts(conn, list(work.changed_facts.values()))
     await store.save_claims(conn, list(work.changed_claims.values()), now)
     await store.append_history(conn, work.history)
-    await store.schedule_order_deadlines(conn, work.order_deadlines)
+    await store.plan_order_deadlines(conn, work.automatic_filings(now, policy))
     await enqueue(conn, work.outbox)
 
 
-def _on_fact(work: _Work, fact: OrderFact, envelope: Envelope[Any], policy: Policy) -> None:
-    now = envelope.time
+def _on_fact(
+    work: _Work, fact: OrderFact, envelope: Envelope[Any], now: datetime, policy: Policy
+) -> None:
     before = work.facts.get(fact.order_id)
+    refusal = fold.foreign_refund(before, fact)
+    if refusal is not None:
+        raise RefusedMessage(REASON_REFUND_CURRENCY, refusal)
     after = fold.apply(before, fact)
     if after == before:
         return
     work.facts[fact.order_id] = after
     work.changed_facts[fact.order_id] = after
-    if isinstance(fact, BuyerContactedSeller) and policy.automatic_filing and after.known:
-        # When the seller's window to answer ends, the platform may file for the buyer.
-        work.order_deadlines.append(
-            store.Deadline(
-                AUTOMATIC_FILING,
-                lifecycle.platform_claim_id(fact.order_id, fact.contact_id),
-                eligibility.contact_window_end(fact.contacted_at, after, policy),
-                fact.order_id,
-                fact.contact_id,
-            )
-        )
+    work.touched_orders.add(fact.order_id)
     for claim in list(work.claims_by_order.get(fact.order_id, [])):
         if claim.held:
-            # A held claim is judged as of when it was filed, with the facts known now: the
-            # order's own facts carry their (earlier) event times.
             transition = lifecycle.order_arrived(
                 claim,
                 after,
                 open_claim=work.open_claim(fact.order_id, claim.state.claim_id),
-                now=max(now, claim.state.filed_at),
+                now=now,
                 policy=policy,
             )
         else:
-            transition = lifecycle.fact_seen(claim, fact, now=now)
+            transition = lifecycle.fact_seen(claim, fact, facts=after, now=now, policy=policy)
         work.apply(transition, Cause.of(envelope), now)
 
 
 def _on_command(
-    work: _Work, command: ClaimCommand, envelope: Envelope[Any], policy: Policy
+    work: _Work,
+    command: ClaimCommand,
+    envelope: Envelope[Any],
+    *,
+    now: datetime,
+    policy: Policy,
+    refusal: str | None,
 ) -> None:
-    now = envelope.time
     with structlog.contextvars.bound_contextvars(
         claim_id=command.claim_id, order_id=command.order_id
     ):
-        transition = lifecycle.handle_command(
-            command,
-            command_id=envelope.id,
-            claim=work.claim(command.order_id, command.claim_id),
-            facts=work.facts.get(command.order_id),
-            open_claim=work.open_claim(command.order_id, command.claim_id),
-            now=now,
-            policy=policy,
-        )
+        if refusal is not None:
+            transition = reject(command, envelope.id, REASON_EVENT_TIME_OUT_OF_BOUNDS, refusal)
+        else:
+            transition = lifecycle.handle_command(
+                command,
+                command_id=envelope.id,
+                claim=work.claim(command.order_id, command.claim_id),
+                facts=work.facts.get(command.order_id),
+                open_claim=work.open_claim(command.order_id, command.claim_id),
+                now=now,
+                policy=policy,
+            )
         work.apply(transition, Cause.of(envelope), now)
 
 
+def in_time_order(deliveries: Sequence[Delivered], mode: ClockMode) -> list[Delivered]:
+    """The batch's partitions merged in time order, each partition's own order kept.
+
+    Topics give no order between them: a buyer's message to the seller (``orders.v1``) and the
+    claim filed days later (``claims.commands.v1``) can come in one batch, the claim first, and
+    the rules must see what happened first, first. On event time that is the messages' own
+    (bounded) time; on the wall clock, when each reached Kafka, since a caller's stated time
+    is not believed there, not even for the order of things.
+    """
+    streams: dict[tuple[str, int], list[Delivered]] = {}
+    for delivered in deliveries:
+        streams.setdefault((delivered.topic, delivered.partition), []).append(delivered)
+
+    def when(delivered: Delivered) -> tuple[datetime, str, int, int]:
+        at = delivered.envelope.time if mode == "event" else delivered.timestamp
+        return (at, delivered.topic, delivered.partition, delivered.offset)
+
+    return list(heapq.merge(*streams.values(), key=when))
+
+
 async def apply_batch(
-    conn: asyncpg.Connection, deliveries: Sequence[Delivered], *, policy: Policy
+    conn: asyncpg.Connection,
+    deliveries: Sequence[Delivered],
+    *,
+    policy: Policy,
+    timekeeper: Timekeeper,
 ) -> None:
-    """Apply a batch of order facts and claim commands, in their partitions' order."""
+    """Apply a batch of order facts and claim commands in time order (:func:`in_time_order`)."""
     if not deliveries:
         return
+    deliveries = in_time_order(deliveries, timekeeper.mode)
     work = await _load(conn, (d.envelope.data.order_id for d in deliveries))
-    latest = max(d.envelope.time for d in deliveries)
+    newest = await store.newest_event_time(conn)
+    latest: datetime | None = None
+    accepted: dict[tuple[str, int], datetime] = {}
     for delivered in deliveries:
+        stated = delivered.envelope.time
         data = delivered.envelope.data
+        refusal = timekeeper.refusal(stated, newest)
+        if refusal is not None and not isinstance(data, ClaimCommand):
+            raise RefusedMessage(REASON_EVENT_TIME_OUT_OF_BOUNDS, refusal)
+        now = timekeeper.now_for(stated)
+        latest = max(latest or now, now)
         if isinstance(data, ClaimCommand):
-            _on_command(work, data, delivered.envelope, policy)
+            _on_command(work, data, delivered.envelope, now=now, policy=policy, refusal=refusal)
         else:
-            _on_fact(work, data, delivered.envelope, policy)
-    await _save(conn, work, latest)
-    newest: dict[tuple[str, int], datetime] = {}
-    for delivered in deliveries:
-        key = (delivered.topic, delivered.partition)
-        newest[key] = max(newest.get(key, delivered.envelope.time), delivered.envelope.time)
-    await store.advance_partition_clocks(conn, newest)
+            _on_fact(work, data, delivered.envelope, now, policy)
+        if refusal is None:
+            # Only a believed time moves the clock (and bounds the next message).
+            newest = max(newest or stated, stated)
+            key = (delivered.topic, delivered.partition)
+            accepted[key] = max(accepted.get(key, stated), stated)
+    assert latest is not None  # noqa: S101  # the batch is not empty
+    await _save(conn, work, latest, policy)
+    await store.advance_partition_clocks(conn, accepted)
 
 
 async def fire_deadlines(
@@ -216,7 +287,8 @@ async def fire_deadlines(
         if not due:
             return 0
         claims = await store.load_claims(conn, (d.claim_id for d in due))
-        order_ids = [d.order_id for d in due if d.order_id is not None]
+        order_ids = {d.order_id for d in due if d.order_id is not None}
+        order_ids |= {claim.state.order_id for claim in claims.values() if claim.held}
         work = await _load(conn, order_ids) if order_ids else _Work(facts={}, claims_by_order={})
         for loaded in claims.values():
             siblings = work.claims_by_order.setdefault(loaded.state.order_id, [])
@@ -235,6 +307,8 @@ async def fire_deadlines(
                         policy=policy,
                     )
                     work.apply(transition, cause, now)
+                    # Not admissible yet: _save plans the next look (or none, if never).
+                    work.touched_orders.add(facts.order_id)
                 continue
             found = claims.get(deadline.claim_id)
             if found is None:
@@ -242,8 +316,16 @@ async def fire_deadlines(
             # A claim with two deadlines due at once sees the first one's outcome.
             current = work.claim(found.state.order_id, deadline.claim_id) or found
             kind = cast(lifecycle.DeadlineKind, deadline.kind)
-            transition = lifecycle.deadline_due(current, kind, now=now, policy=policy)
+            order_id = current.state.order_id
+            transition = lifecycle.deadline_due(
+                current,
+                kind,
+                now=now,
+                policy=policy,
+                facts=work.facts.get(order_id),
+                open_claim=work.open_claim(order_id, current.state.claim_id),
+            )
             work.apply(transition, cause, now)
         await store.delete_deadlines(conn, [(d.kind, d.claim_id) for d in due])
-        await _save(conn, work, now)
+        await _save(conn, work, now, policy)
         return len(due)

@@ -140,6 +140,14 @@ TEMPLATES: Final[Mapping[MessageReason, Mapping[Language, str]]] = {
         "fr": "Le délai pour faire appel de cette décision a pris fin le {appeal_until}.",
         "es": "El plazo para recurrir esta decisión terminó el {appeal_until}.",
     },
+    "already_refunded": {
+        "en": "This order has already been refunded {refunded}; a claim can ask for at most "
+        "what remains ({remaining}).",
+        "fr": "Cette commande a déjà été remboursée de {refunded} ; une réclamation peut "
+        "demander au plus ce qui reste ({remaining}).",
+        "es": "Este pedido ya se ha reembolsado por {refunded}; una reclamación puede pedir "
+        "como máximo lo que queda ({remaining}).",
+    },
     # --- rejection reasons -------------------------------------------------------------
     "not_your_claim": {
         "en": "This claim belongs to another account, so you cannot act on it.",
@@ -167,6 +175,25 @@ TEMPLATES: Final[Mapping[MessageReason, Mapping[Language, str]]] = {
         "fr": "Le délai pour cette action a expiré le {deadline}.",
         "es": "El plazo para esta acción venció el {deadline}.",
     },
+    "refund_currency_mismatch": {
+        "en": "Please refund in the currency of the order ({currency}).",
+        "fr": "Veuillez rembourser dans la devise de la commande ({currency}).",
+        "es": "Reembolse en la moneda del pedido ({currency}).",
+    },
+    "replacement_estimate_out_of_bounds": {
+        "en": "A replacement must be estimated to arrive by {latest_date}, and not in the past.",
+        "fr": "Un remplacement doit avoir une livraison estimée au plus tard le {latest_date}, "
+        "et pas dans le passé.",
+        "es": "Un reemplazo debe tener una entrega estimada a más tardar el {latest_date}, y "
+        "no en el pasado.",
+    },
+    "event_time_out_of_bounds": {
+        "en": "The time given for this action is not believable, so it was not taken.",
+        "fr": "L'heure indiquée pour cette action n'est pas plausible : elle n'a pas été prise "
+        "en compte.",
+        "es": "La hora indicada para esta acción no es verosímil, por lo que no se ha tenido en "
+        "cuenta.",
+    },
 }
 
 _NONE: Final[frozenset[str]] = frozenset()
@@ -185,11 +212,15 @@ PARAMETERS: Final[Mapping[MessageReason, frozenset[str]]] = {
     "unknown_order": _NONE,
     "reviewer_denied": _NONE,
     "appeal_window_closed": frozenset({"appeal_until"}),  # last date an appeal was possible
+    "already_refunded": frozenset({"refunded", "remaining"}),  # Money, in the order's currency
     "not_your_claim": _NONE,
     "role_not_allowed": _NONE,
     "claim_not_found": _NONE,
     "action_not_available": _NONE,
     "deadline_passed": frozenset({"deadline"}),  # date the action's deadline passed
+    "refund_currency_mismatch": frozenset({"currency"}),  # the order's ISO 4217 code
+    "replacement_estimate_out_of_bounds": frozenset({"latest_date"}),  # latest estimate allowed
+    "event_time_out_of_bounds": _NONE,
 }
 """The parameters each reason's sentences take, the same in every language."""
 

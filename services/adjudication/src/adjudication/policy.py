@@ -37,7 +37,17 @@ class Policy:
     # The seller's answer, the reviewer queue, appeals.
     seller_response_window: timedelta = timedelta(hours=72)
     replacement_response_window: timedelta = timedelta(hours=72)
+    # A replacement's estimated delivery may be at most this long after the response: a
+    # promise further out would leave the claim with no deadline worth the name.
+    replacement_longest_delivery: timedelta = timedelta(days=30)
+    # A reviewer decides a claim under review, or rules on an appeal, within this. Past it,
+    # the platform bears its own delay: a claim under review is granted platform-funded, an
+    # appeal leaves the decision as it stands.
+    review_window: timedelta = timedelta(days=7)
     appeal_window: timedelta = timedelta(days=30)
+    # Seller evidence and the carrier's facts agree on a time when within this of each other
+    # (a seller copies the carrier's page; time zones and rounding differ).
+    evidence_time_tolerance: timedelta = timedelta(hours=1)
     # The platform files for the buyer when the seller never answered.
     automatic_filing: bool = True
     # A claim whose order is not known yet is held, then denied with unknown_order.

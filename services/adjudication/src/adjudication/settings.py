@@ -13,7 +13,9 @@ from adjudication.calendar import MarketplaceCalendar
 from adjudication.policy import ALL_REASONS, Policy
 from contracts.claims import ClaimReason
 from servicekit.auth import TokenGrant
-from servicekit.settings import DatabaseSettings
+from servicekit.settings import ClockSettings, DatabaseSettings
+
+_POLICY = Policy()
 
 
 class MarketplaceSettings(BaseModel):
@@ -26,7 +28,7 @@ class MarketplaceSettings(BaseModel):
     language: str | None = None
 
 
-class AdjudicationSettings(DatabaseSettings):
+class AdjudicationSettings(DatabaseSettings, ClockSettings):
     """Every knob of the adjudication service; ``ADJUDICATION_HTTP_PORT=...`` and so on."""
 
     model_config = SettingsConfigDict(env_prefix="ADJUDICATION_", extra="ignore", frozen=True)
@@ -36,13 +38,6 @@ class AdjudicationSettings(DatabaseSettings):
     database_url: str = "postgresql://atoz:atoz@127.0.0.1:5433/adjudication"
     consumer_group: str = "adjudication"
     max_batch: int = Field(default=500, ge=1)
-    clock: Literal["wall", "event"] = Field(
-        default="wall",
-        description=(
-            "wall: deadlines fire on real time. event: they fire on the newest event time seen "
-            "(a watermark), so a replay or a simulation runs as fast as its input."
-        ),
-    )
     scheduler_interval_seconds: float = Field(default=0.5, gt=0)
     event_clock_idle_seconds: float = Field(
         default=5.0,
@@ -64,6 +59,13 @@ class AdjudicationSettings(DatabaseSettings):
     signature_threshold: Decimal = Field(default=Decimal(750), gt=0)
     seller_response_hours: int = Field(default=72, ge=1)
     replacement_response_hours: int = Field(default=72, ge=1)
+    replacement_longest_delivery_days: int = Field(
+        default=_POLICY.replacement_longest_delivery.days, ge=1
+    )
+    review_window_days: int = Field(default=_POLICY.review_window.days, ge=1)
+    evidence_time_tolerance_minutes: int = Field(
+        default=int(_POLICY.evidence_time_tolerance.total_seconds() // 60), ge=0
+    )
     appeal_window_days: int = Field(default=30, ge=1)
     automatic_filing: bool = True
     unknown_order_hold_hours: int = Field(default=24, ge=1)
@@ -87,6 +89,9 @@ class AdjudicationSettings(DatabaseSettings):
             signature_threshold=self.signature_threshold,
             seller_response_window=timedelta(hours=self.seller_response_hours),
             replacement_response_window=timedelta(hours=self.replacement_response_hours),
+            replacement_longest_delivery=timedelta(days=self.replacement_longest_delivery_days),
+            review_window=timedelta(days=self.review_window_days),
+            evidence_time_tolerance=timedelta(minutes=self.evidence_time_tolerance_minutes),
             appeal_window=timedelta(days=self.appeal_window_days),
             automatic_filing=self.automatic_filing,
             unknown_order_hold=timedelta(hours=self.unknown_order_hold_hours),

@@ -108,15 +108,28 @@ async def save_claims(conn: asyncpg.Connection, claims: Sequence[Claim], now: da
         )
 
 
-async def append_history(
-    conn: asyncpg.Connection, entries: Sequence[tuple[str, str, str, datetime, str]]
-) -> None:
-    """History rows: (claim_id, event_id, type, occurred_at, event JSON)."""
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One event in a claim's history: when the rules made it, and when its cause said it
+    happened (the time a caller stated, recorded but never believed as "now")."""
+
+    claim_id: str
+    event_id: str
+    type: str
+    occurred_at: datetime
+    stated_at: datetime | None
+    event: bytes
+
+
+async def append_history(conn: asyncpg.Connection, entries: Sequence[HistoryEntry]) -> None:
     if entries:
         await conn.executemany(
-            "INSERT INTO claim_history (claim_id, event_id, type, occurred_at, event)"
-            " VALUES ($1, $2, $3, $4, $5::jsonb)",
-            entries,
+            "INSERT INTO claim_history (claim_id, event_id, type, occurred_at, stated_at, event)"
+            " VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
+            [
+                (e.claim_id, e.event_id, e.type, e.occurred_at, e.stated_at, e.event.decode())
+                for e in entries
+            ],
         )
 
 
@@ -129,6 +142,17 @@ class Deadline:
     due_at: datetime
     order_id: str | None = None
     contact_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedDeadline:
+    """An order-level deadline as planned now; ``due_at`` None means it no longer runs."""
+
+    kind: str
+    claim_id: str
+    due_at: datetime | None
+    order_id: str
+    contact_id: str
 
 
 async def due_deadlines(conn: asyncpg.Connection, now: datetime, limit: int) -> list[Deadline]:
@@ -145,14 +169,19 @@ async def due_deadlines(conn: asyncpg.Connection, now: datetime, limit: int) -> 
     ]
 
 
-async def schedule_order_deadlines(conn: asyncpg.Connection, deadlines: Sequence[Deadline]) -> None:
-    """Store order-level deadlines; one already stored for the same claim id is kept."""
-    if deadlines:
+async def plan_order_deadlines(
+    conn: asyncpg.Connection, deadlines: Sequence[PlannedDeadline]
+) -> None:
+    """Store order-level deadlines as planned now: moved to their new time, or dropped."""
+    running = [d for d in deadlines if d.due_at is not None]
+    if running:
         await conn.executemany(
             "INSERT INTO deadlines (kind, claim_id, due_at, order_id, contact_id)"
-            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kind, claim_id) DO NOTHING",
-            [(d.kind, d.claim_id, d.due_at, d.order_id, d.contact_id) for d in deadlines],
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kind, claim_id)"
+            " DO UPDATE SET due_at = EXCLUDED.due_at",
+            [(d.kind, d.claim_id, d.due_at, d.order_id, d.contact_id) for d in running],
         )
+    await delete_deadlines(conn, [(d.kind, d.claim_id) for d in deadlines if d.due_at is None])
 
 
 async def delete_deadlines(conn: asyncpg.Connection, fired: Sequence[tuple[str, str]]) -> None:
@@ -172,6 +201,12 @@ async def advance_partition_clocks(
             " seen_at = EXCLUDED.seen_at",
             [(topic, partition, at) for (topic, partition), at in newest.items()],
         )
+
+
+async def newest_event_time(conn: asyncpg.Connection) -> datetime | None:
+    """The newest event time accepted on any input partition (None before any)."""
+    value = await conn.fetchval("SELECT max(event_time) FROM partition_clock")
+    return value if isinstance(value, datetime) else None
 
 
 async def watermark(conn: asyncpg.Connection, idle_seconds: float = 5.0) -> datetime | None:

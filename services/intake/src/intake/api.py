@@ -36,6 +36,7 @@ from intake.auth import Principal, TokenRegistry
 from intake.observability import IntakeMetrics
 from intake.publisher import BrokerUnavailableError, CommandPublisher
 from intake.requests import IdempotencyKey, RequestFieldError
+from servicekit.eventtime import Timekeeper, refusal_at_receipt
 from servicekit.problems import (
     FieldErrorOut,
     Problem,
@@ -130,14 +131,21 @@ def _delegate(header: str) -> Principal:
     return Principal(actor.role, actor.subject)
 
 
-def _event_time(header: str | None) -> datetime | None:
-    """The event time a service token sets on its commands (RFC 3339 with an offset)."""
+def _event_time(header: str | None, timekeeper: Timekeeper) -> datetime | None:
+    """The event time a service token sets on its commands (RFC 3339 with an offset), if the
+    service's clock can believe it (:func:`servicekit.eventtime.refusal_at_receipt`)."""
     if header is None:
         return None
     try:
-        return _TIMESTAMP.validate_python(header)
+        stated = _TIMESTAMP.validate_python(header)
     except ValidationError as error:
         raise _invalid(("header", EVENT_TIME), error) from None
+    refusal = refusal_at_receipt(
+        stated, wall=timekeeper.wall(), mode=timekeeper.mode, bounds=timekeeper.bounds
+    )
+    if refusal is not None:
+        raise RequestFieldError(f"header.{EVENT_TIME}", f"the event time {refusal}")
+    return stated
 
 
 _IDEMPOTENCY_KEY: Final = TypeAdapter(IdempotencyKey)
@@ -166,7 +174,7 @@ def build_api(
     registry: TokenRegistry,
     publisher: CommandPublisher,
     metrics: IntakeMetrics,
-    clock: Callable[[], datetime],
+    timekeeper: Timekeeper,
     claims_base_url: str,
     retry_after_seconds: int,
 ) -> FastAPI:
@@ -194,7 +202,7 @@ def build_api(
             raise StarletteHTTPException(
                 403, f"only service tokens may send {ON_BEHALF_OF} or {EVENT_TIME}"
             )
-        when = _event_time(event_time)
+        when = _event_time(event_time, timekeeper)
         if delegated is not None:
             principal = _delegate(delegated)
         if not principal.may(action):
@@ -209,7 +217,10 @@ def build_api(
         event_time: datetime | None,
     ) -> Response:
         envelope = build.envelope_for(
-            command, message_id=message_id, now=event_time or clock(), correlation_id=request_id
+            command,
+            message_id=message_id,
+            now=event_time or timekeeper.wall(),
+            correlation_id=request_id,
         )
         # Fields of the request's one log line, written by the middleware when it answers.
         log_fields.update(
@@ -301,7 +312,11 @@ def _operation(spec: ClaimAction) -> dict[str, Any]:
             "name": EVENT_TIME,
             "in": "header",
             "required": False,
-            "description": "Service tokens only: the command's event time (RFC 3339, with offset).",
+            "description": (
+                "Service tokens only: when the command happened (RFC 3339, with offset). On "
+                "the wall clock it must be now, within INTAKE_MAX_CLOCK_SKEW_SECONDS; on event "
+                "time (INTAKE_CLOCK=event, a simulation or a replay) any past moment."
+            ),
             "schema": {"type": "string", "format": "date-time"},
         },
     ]

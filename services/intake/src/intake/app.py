@@ -42,7 +42,7 @@ def create_app(
         registry=TokenRegistry(settings.tokens),
         publisher=publisher,
         metrics=metrics,
-        clock=clock,
+        timekeeper=settings.timekeeper(clock),
         claims_base_url=settings.claims_base_url,
         retry_after_seconds=settings.retry_after_seconds,
     )

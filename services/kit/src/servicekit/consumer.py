@@ -51,6 +51,17 @@ REASON_HANDLER_ERROR: Final = "handler_error"
 """DLQ reason of a valid message the handler kept failing on (not an outage)."""
 
 
+class RefusedMessage(Exception):  # noqa: N818  # a verdict on a message, not a failure
+    """Raised by a handler for a message that keeps its contract but must not be applied (a
+    time beyond the service's bounds, say). The batch is replayed one message at a time, as
+    for any handler error, and this message alone goes to the DLQ with ``reason``."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}")
+
+
 @dataclass(frozen=True, slots=True)
 class Delivered:
     """A decoded message, with where it came from."""
@@ -399,8 +410,12 @@ class BatchConsumer:
             await self._retry(lambda: self._apply_in_transaction([delivered]), "apply_message")
         except _HandlerFailedError as failure:
             error = failure.__cause__ or failure
-            with structlog.contextvars.bound_contextvars(**_message_context(delivered)):
-                log.exception("consumer.handler_failed", consumer=self._name, exc_info=error)
+            if isinstance(error, RefusedMessage):
+                reason, detail = error.reason, error.detail
+            else:
+                reason, detail = REASON_HANDLER_ERROR, f"{type(error).__name__}: {error}"
+                with structlog.contextvars.bound_contextvars(**_message_context(delivered)):
+                    log.exception("consumer.handler_failed", consumer=self._name, exc_info=error)
             await self._dead_letter(
                 [
                     Rejected(
@@ -409,8 +424,8 @@ class BatchConsumer:
                         offset=delivered.offset,
                         key=delivered.key,
                         value=original,  # the bytes as received, not a re-encoding
-                        reason=REASON_HANDLER_ERROR,
-                        error=f"{type(error).__name__}: {error}",
+                        reason=reason,
+                        error=detail,
                     )
                 ]
             )

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from servicekit.eventtime import ClockMode, TimeBounds, Timekeeper
 
 LogFormat = Literal["json", "console", "auto"]
 
@@ -38,3 +42,39 @@ class DatabaseSettings(ServiceSettings):
         description="asyncpg URL of the service's own database.",
     )
     database_pool_size: int = Field(default=10, ge=1, le=200)
+
+
+_BOUNDS = TimeBounds()
+
+
+class ClockSettings(BaseSettings):
+    """Which clock the rules follow, and how far a stated time is believed
+    (:mod:`servicekit.eventtime`)."""
+
+    clock: ClockMode = Field(
+        default="wall",
+        description="wall: the rules run on real time. event: on the time messages state (a "
+        "watermark), so a replay or a simulation runs as fast as its input.",
+    )
+    max_clock_skew_seconds: float = Field(
+        default=_BOUNDS.max_skew.total_seconds(),
+        gt=0,
+        description="A stated time may be at most this far after the wall clock (and, at "
+        "intake on the wall clock, this far before it).",
+    )
+    event_clock_max_step_hours: float = Field(
+        default=_BOUNDS.max_step.total_seconds() / 3600,
+        gt=0,
+        description="On event time, a message may be at most this far ahead of the newest "
+        "event time accepted; one further ahead is refused and the clock does not move.",
+    )
+
+    def time_bounds(self) -> TimeBounds:
+        return TimeBounds(
+            max_skew=timedelta(seconds=self.max_clock_skew_seconds),
+            max_step=timedelta(hours=self.event_clock_max_step_hours),
+        )
+
+    def timekeeper(self, wall: Callable[[], datetime]) -> Timekeeper:
+        """This service's clock mode and bounds, on ``wall``."""
+        return Timekeeper(self.clock, self.time_bounds(), wall)

@@ -56,6 +56,7 @@ def create_app(
     settings = settings or MetricsSettings()
     configure_logging(settings.log_format, settings.log_level, service=settings.service_name)
     odr_settings = settings.odr()
+    timekeeper = settings.timekeeper(clock)
 
     async def as_of(conn: asyncpg.Connection) -> date:
         if settings.clock == "event":
@@ -66,7 +67,9 @@ def create_app(
     async def handle(conn: asyncpg.Connection, batch: list[Delivered]) -> None:
         # On event time, "today" is the watermark after this batch: apply_batch works it out.
         today = None if settings.clock == "event" else clock().date()
-        await handlers.apply_batch(conn, batch, settings=odr_settings, as_of=today)
+        await handlers.apply_batch(
+            conn, batch, settings=odr_settings, timekeeper=timekeeper, as_of=today
+        )
 
     async def day_boundaries(pool: asyncpg.Pool) -> None:
         await _day_boundaries(pool, as_of, odr_settings, settings.day_check_seconds)

@@ -1,5 +1,7 @@
 """Handlers: fold a batch of order facts and claim events into per-order state and per-seller
-daily counts, then recompute the touched sellers' health and publish what really changed.
+daily counts, then recompute the touched sellers' health snapshots (the pure
+:func:`metrics.odr.snapshot`), save those that differ from the stored ones and publish what
+really changed.
 
 Everything happens in the consumer's transaction (inbox included): a batch is applied once.
 """
@@ -8,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import UTC, date, datetime, time
+from datetime import date
 from decimal import Decimal
 from typing import Any, Final
 
@@ -19,23 +21,16 @@ from contracts import codec
 from contracts.claims import ClaimEvent
 from contracts.envelope import Payload, wrap
 from contracts.orders import OrderFact
-from contracts.sellers import (
-    AccountStatus,
-    Channel,
-    DefectCounts,
-    OdrWindow,
-    SellerOdrChanged,
-    SellerStatusChanged,
-)
+from contracts.sellers import SellerOdrChanged, SellerStatusChanged
 from contracts.topics import SELLERS_HEALTH
 from metrics import odr, store
 from metrics.odr import DayCounts, OdrSettings
-from servicekit.consumer import Delivered
+from servicekit.consumer import Delivered, RefusedMessage
+from servicekit.eventtime import REASON_EVENT_TIME_OUT_OF_BOUNDS, Timekeeper
 from servicekit.outbox import OutboxMessage, enqueue
 
 SOURCE: Final = "/atoz/metrics"
 EVENT_NAMESPACE: Final = uuid.UUID("3d2b7c4e-5a1f-4e8b-9c6d-0f1e2a3b4c5d")
-CHANNELS: Final[tuple[odr.Channel, ...]] = ("seller_fulfilled", "platform_fulfilled")
 
 
 async def apply_batch(
@@ -43,12 +38,25 @@ async def apply_batch(
     deliveries: Sequence[Delivered],
     *,
     settings: OdrSettings,
+    timekeeper: Timekeeper | None,
     as_of: date | None = None,
 ) -> None:
-    """Apply order facts and claim events; recompute the health of every seller touched."""
+    """Apply order facts and claim events; recompute the health of every seller touched.
+
+    A message whose time the service cannot believe (:mod:`servicekit.eventtime`: after the
+    wall clock, or on event time too far ahead of the newest accepted) is refused to the DLQ,
+    so it can neither carry ``as_of`` years ahead nor overflow a window. ``timekeeper`` None
+    says the times were judged already (a rebuild replaying what the live service applied)."""
     relevant = [d for d in deliveries if isinstance(d.envelope.data, OrderFact | ClaimEvent)]
     if not relevant:
         return
+    newest = await store.watermark(conn)
+    for delivered in relevant:
+        stated = delivered.envelope.time
+        refusal = timekeeper.refusal(stated, newest) if timekeeper else None
+        if refusal is not None:
+            raise RefusedMessage(REASON_EVENT_TIME_OUT_OF_BOUNDS, refusal)
+        newest = max(newest or stated, stated)
     stored = await store.load_orders(conn, (d.envelope.data.order_id for d in relevant))
     states = {order_id: entry.state for order_id, entry in stored.items()}
     for delivered in relevant:
@@ -87,29 +95,18 @@ async def refresh_new_day(
     last: date | None,
     settings: OdrSettings,
 ) -> date:
-    """At a new day, recompute every seller's health (orders leave the window even when nothing
-    else happens); the day it is. "Today" is read under the health lock, so a batch that moved
-    the day on meanwhile is seen, not overwritten with yesterday's window."""
+    """At a new day, recompute every seller's health (orders leave the window, or enter it past
+    the lag, even when nothing else happens; ``as_of`` moves on); the day it is. "Today" is read
+    under the health lock, so a batch that moved the day on meanwhile is seen, not overwritten
+    with yesterday's window."""
     await store.lock_health(conn)
     current = await today(conn)
     if current != last:
-        sellers = await store.all_sellers(conn)
+        sellers = await store.all_sellers(conn, *odr.window(current, settings))
         await refresh_health(
             conn, sellers, as_of=current, settings=settings, cause=f"day/{current}"
         )
     return current
-
-
-def _counts(channel: Channel, counts: DayCounts) -> DefectCounts:
-    return DefectCounts(
-        channel=channel,
-        orders=counts.orders,
-        defective_orders=counts.defective,
-        claims=counts.claims,
-        negative_feedback=counts.negative_feedback,
-        chargebacks=counts.chargebacks,
-        rate=odr.rate(counts),
-    )
 
 
 async def refresh_health(
@@ -120,77 +117,54 @@ async def refresh_health(
     settings: OdrSettings,
     cause: str,
 ) -> int:
-    """Recompute each seller's health as of ``as_of``; publish the ones that changed."""
+    """Recompute each seller's health snapshot as of ``as_of`` (:func:`metrics.odr.snapshot`);
+    save every one that differs from the stored snapshot in any figure, ``as_of`` included, with
+    its day in the history; publish what :func:`metrics.odr.refresh` says is news. The number of
+    snapshots saved."""
     sellers = sorted(set(sellers))
     if not sellers:
         return 0
     await store.lock_health(conn)
     first, last = odr.window(as_of, settings)
     days = await store.load_days(conn, sellers, first, last)
-    previous = await store.load_health(conn, sellers)
+    stored = await store.load_health(conn, sellers)
     rows, messages = [], []
     for seller in sellers:
-        by_channel = days.get(seller, {})
-        per_channel = {
-            c: odr.window_counts(by_channel.get(c, {}), as_of, settings) for c in CHANNELS
-        }
-        combined = per_channel["seller_fulfilled"] + per_channel["platform_fulfilled"]
-        status = odr.status(combined, settings)
-        before = previous.get(seller)
-        if before is None and combined.orders == 0:
-            continue  # a seller we know no order of yet (a claim came first): nothing to say
-        figures = (combined.orders, combined.defective, status)
-        if (
-            before is not None
-            and (before["orders"], before["defective"], before["status"]) == figures
-        ):
-            continue  # nothing really changed: no event, and no need to build one
-        merged: dict[date, DayCounts] = {}
-        for channel_days in by_channel.values():
-            for day, counts in channel_days.items():
-                merged[day] = merged.get(day, DayCounts()) + counts
-        event = SellerOdrChanged(
-            seller_id=seller,
-            window=OdrWindow(
-                as_of=datetime.combine(as_of, time(), tzinfo=UTC),
-                first_order_date=first,
-                last_order_date=last,
-            ),
-            combined=_counts("combined", combined),
-            by_channel=tuple(_counts(c, per_channel[c]) for c in CHANNELS),
-            status=status,
-            target=settings.target,
-            orders_to_recover=odr.orders_to_recover(combined, settings),
-            projected_crossing=odr.projected_crossing(merged, as_of, settings),
-        )
+        fresh = odr.snapshot(seller, days.get(seller, {}), as_of, settings)
+        row = stored.get(seller)
+        before = None if row is None else SellerOdrChanged.model_validate_json(row["health"])
+        decision = odr.refresh(before, fresh)
+        if not decision.save:
+            continue
+        combined = fresh.combined
         rows.append(
             (
                 seller,
                 as_of,
                 combined.orders,
-                combined.defective,
-                odr.rate(combined),
-                status,
-                event.model_dump_json(),
+                combined.defective_orders,
+                combined.rate,
+                fresh.status,
+                fresh.model_dump_json(),
             )
         )
-        outgoing: list[Payload] = [event]
-        old_status: AccountStatus = before["status"] if before is not None else "NORMAL"
-        if old_status != status:
-            outgoing.append(
-                SellerStatusChanged(
-                    seller_id=seller,
-                    previous_status=old_status,
-                    status=status,
-                    rate=odr.rate(combined),
-                    target=settings.target,
-                    as_of=event.window.as_of,
-                )
+        outgoing: list[tuple[int, Payload]] = []
+        if decision.odr_changed:
+            outgoing.append((0, fresh))
+        if decision.previous_status is not None:
+            change = SellerStatusChanged(
+                seller_id=seller,
+                previous_status=decision.previous_status,
+                status=fresh.status,
+                rate=combined.rate,
+                target=settings.target,
+                as_of=fresh.window.as_of,
             )
-        for index, payload in enumerate(outgoing):
+            outgoing.append((1, change))
+        for index, payload in outgoing:
             event_id = str(uuid.uuid5(EVENT_NAMESPACE, f"{cause}/{seller}/{index}/{as_of}"))
             envelope = wrap(
-                payload, source=SOURCE, subject=seller, time=event.window.as_of, event_id=event_id
+                payload, source=SOURCE, subject=seller, time=fresh.window.as_of, event_id=event_id
             )
             messages.append(
                 OutboxMessage(

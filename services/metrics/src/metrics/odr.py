@@ -7,18 +7,21 @@ Two folds and a few formulas:
   their ids), so duplicates and reorderings give the same state.
 * :func:`is_defective` says whether an order is a defect: one defect per order whatever its
   causes (a counting claim, negative feedback not removed, a service chargeback).
-* :func:`window_rate` sums per-day counts over the 60-day window ending at ``as_of - lag``;
+* :func:`window_counts` sums per-day counts over the 60-day window ending at ``as_of - lag``;
   :func:`status`, :func:`orders_to_recover` and :func:`projected_crossing` answer the seller's
   questions. Rates are :class:`~decimal.Decimal` fractions, never floats.
+* :func:`snapshot` is the health snapshot: every figure a seller's health shows, recomputed
+  from the per-channel day counts; :func:`refresh` compares it with the stored one and says
+  whether to save it and what to publish.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Final, Literal
 
 from contracts.claims import ClaimEvent
 from contracts.orders import (
@@ -28,9 +31,11 @@ from contracts.orders import (
     OrderFact,
     OrderPlaced,
 )
-from contracts.sellers import AccountStatus
+from contracts.sellers import AccountStatus, DefectCounts, OdrWindow, SellerOdrChanged
+from contracts.sellers import Channel as ReportedChannel
 
 Channel = Literal["seller_fulfilled", "platform_fulfilled"]
+CHANNELS: Final[tuple[Channel, ...]] = ("seller_fulfilled", "platform_fulfilled")
 NEGATIVE_RATING_AT_MOST = 2
 
 
@@ -261,3 +266,88 @@ def projected_crossing(
         if normal != now_normal:
             return as_of + timedelta(days=ahead)
     return None
+
+
+def _reported(channel: ReportedChannel, counts: DayCounts) -> DefectCounts:
+    return DefectCounts(
+        channel=channel,
+        orders=counts.orders,
+        defective_orders=counts.defective,
+        claims=counts.claims,
+        negative_feedback=counts.negative_feedback,
+        chargebacks=counts.chargebacks,
+        rate=rate(counts),
+    )
+
+
+def snapshot(
+    seller_id: str,
+    days: Mapping[str, Mapping[date, DayCounts]],
+    as_of: date,
+    settings: OdrSettings,
+) -> SellerOdrChanged:
+    """The health snapshot: every figure a seller's health shows as of ``as_of``.
+
+    ``days`` holds the seller's counts per channel and order date (days outside the window are
+    ignored). The window, the combined and per-channel counts of each defect type, the rate, the
+    status, the orders needed to recover and the projected crossing all come from ``days`` and
+    ``settings`` alone, so the same counts always give the same snapshot.
+    """
+    first, last = window(as_of, settings)
+    per_channel = {c: window_counts(days.get(c, {}), as_of, settings) for c in CHANNELS}
+    combined = per_channel["seller_fulfilled"] + per_channel["platform_fulfilled"]
+    merged: dict[date, DayCounts] = {}
+    for channel in CHANNELS:
+        for day, counts in days.get(channel, {}).items():
+            merged[day] = merged.get(day, DayCounts()) + counts
+    return SellerOdrChanged(
+        seller_id=seller_id,
+        window=OdrWindow(
+            as_of=datetime.combine(as_of, time(), tzinfo=UTC),
+            first_order_date=first,
+            last_order_date=last,
+        ),
+        combined=_reported("combined", combined),
+        by_channel=tuple(_reported(c, per_channel[c]) for c in CHANNELS),
+        status=status(combined, settings),
+        target=settings.target,
+        orders_to_recover=orders_to_recover(combined, settings),
+        projected_crossing=projected_crossing(merged, as_of, settings),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Refresh:
+    """What a recomputed snapshot calls for, given the stored one."""
+
+    save: bool
+    """Some figure differs from the stored snapshot, ``as_of`` and the window included."""
+    odr_changed: bool
+    """Some figure other than the window changed: publish ``seller.odr_changed``."""
+    previous_status: AccountStatus | None
+    """The status before, when the status changed: publish ``seller.status_changed``."""
+
+
+def refresh(stored: SellerOdrChanged | None, fresh: SellerOdrChanged) -> Refresh:
+    """Compare a seller's recomputed snapshot with the stored one (None when there is none).
+
+    Any difference, ``as_of`` included, saves the fresh snapshot, so what is shown is never
+    stale. Only a change of a figure other than the window is news: a day boundary that moves
+    nothing but the date rewrites the snapshot and publishes nothing. A first snapshot's status
+    before is NORMAL; a seller with no snapshot yet and no order in its window (a claim came
+    before its order, or its orders are all still inside the lag) is left alone.
+    """
+    if stored is None and fresh.combined.orders == 0:
+        return Refresh(save=False, odr_changed=False, previous_status=None)
+    if stored == fresh:
+        return Refresh(save=False, odr_changed=False, previous_status=None)
+    before: AccountStatus = "NORMAL" if stored is None else stored.status
+    return Refresh(
+        save=True,
+        odr_changed=stored is None or _figures(stored) != _figures(fresh),
+        previous_status=before if before != fresh.status else None,
+    )
+
+
+def _figures(health: SellerOdrChanged) -> dict[str, object]:
+    return health.model_dump(exclude={"window"})

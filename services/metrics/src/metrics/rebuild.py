@@ -12,15 +12,17 @@ to where the rebuild stopped, so a service started on the rebuilt database goes 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 
+import asyncpg
 import typer
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from contracts.codec import ContractError, decode
-from contracts.topics import CLAIMS_EVENTS, ORDERS, Topic
+from contracts.dlq import DeadLetter
+from contracts.topics import CLAIMS_EVENTS, DLQ_PARTITIONS, ORDERS, Topic
 from metrics import handlers, store
 from metrics.settings import MetricsSettings
 from servicekit import postgres
@@ -57,6 +59,7 @@ async def rebuild(
         )
         await pool.execute("DELETE FROM inbox WHERE consumer = $1", REBUILD_CONSUMER)
         topics: dict[str, Topic] = {ORDERS.name: ORDERS, CLAIMS_EVENTS.name: CLAIMS_EVENTS}
+        refused = await dead_lettered(consumer, settings.consumer_group, topics.values())
         partitions = [
             TopicPartition(t.name, p) for t in topics.values() for p in range(t.partitions)
         ]
@@ -67,7 +70,6 @@ async def rebuild(
         total = sum(ends[p] - starts[p] for p in partitions)
         done = applied = 0
         positions = dict(starts)
-        odr_settings = settings.odr()
         while any(positions[p] < ends[p] for p in partitions):
             batch = await consumer.getmany(timeout_ms=1000, max_records=BATCH)
             deliveries: list[Delivered] = []
@@ -76,6 +78,8 @@ async def rebuild(
                     positions[partition] = record.offset + 1
                     if record.offset >= ends[partition]:
                         continue  # arrived after the rebuild started: the live service has it
+                    if (record.topic, record.partition, record.offset) in refused:
+                        continue  # the live service refused it to the DLQ
                     done += 1
                     try:
                         envelope = decode(topics[partition.topic], record.value)
@@ -91,15 +95,7 @@ async def rebuild(
                             envelope.time,
                         )
                     )
-            async with pool.acquire() as conn, conn.transaction():
-                fresh = await first_deliveries(
-                    conn, REBUILD_CONSUMER, [d.message_id for d in deliveries]
-                )
-                firsts = [d for d in deliveries if d.message_id in fresh]
-                await handlers.apply_batch(
-                    conn, firsts, settings=odr_settings, as_of=as_of or _as_of(settings)
-                )
-                applied += len(firsts)
+            applied += await _apply(pool, deliveries, settings, as_of)
             on_progress(done, total)
         await pool.execute("DELETE FROM outbox WHERE topic = 'sellers.health.v1'")
         if commit_offsets_for:
@@ -108,6 +104,46 @@ async def rebuild(
     finally:
         await consumer.stop()
         await pool.close()
+
+
+async def _apply(
+    pool: asyncpg.Pool, deliveries: list[Delivered], settings: MetricsSettings, as_of: date | None
+) -> int:
+    """Apply one read batch as the live consumer did; how many messages were applied. Their
+    times were judged when the live service read them (what it refused is skipped, see
+    :func:`dead_lettered`), so they are not judged again against today's clock."""
+    async with pool.acquire() as conn, conn.transaction():
+        fresh = await first_deliveries(conn, REBUILD_CONSUMER, [d.message_id for d in deliveries])
+        firsts = [d for d in deliveries if d.message_id in fresh]
+        await handlers.apply_batch(
+            conn,
+            firsts,
+            settings=settings.odr(),
+            timekeeper=None,
+            as_of=as_of or _as_of(settings),
+        )
+        return len(firsts)
+
+
+async def dead_lettered(
+    consumer: AIOKafkaConsumer, group: str, topics: Iterable[Topic]
+) -> set[tuple[str, int, int]]:
+    """(topic, partition, offset) of every message ``group`` sent to a DLQ: the live service
+    never applied them (a time it refused, a handler error), so neither does the rebuild."""
+    dlqs = [TopicPartition(topic.dlq, p) for topic in topics for p in range(DLQ_PARTITIONS)]
+    consumer.assign(dlqs)
+    await consumer.seek_to_beginning(*dlqs)
+    ends = await consumer.end_offsets(dlqs)
+    found: set[tuple[str, int, int]] = set()
+    positions = {tp: await consumer.position(tp) for tp in dlqs}
+    while any(positions[tp] < ends[tp] for tp in dlqs):
+        for tp, records in (await consumer.getmany(timeout_ms=1000)).items():
+            for record in records:
+                positions[tp] = record.offset + 1
+                letter = DeadLetter.from_headers(record.headers)
+                if letter.consumer == group:
+                    found.add((letter.source_topic, letter.source_partition, letter.source_offset))
+    return found
 
 
 def _as_of(settings: MetricsSettings) -> date | None:

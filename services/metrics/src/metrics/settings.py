@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from metrics.odr import OdrSettings
 from servicekit.auth import TokenGrant
-from servicekit.settings import DatabaseSettings
+from servicekit.settings import ClockSettings, DatabaseSettings
 
 
-class MetricsSettings(DatabaseSettings):
+class MetricsSettings(DatabaseSettings, ClockSettings):
     """Every knob of the metrics service; ``METRICS_HTTP_PORT=...`` and so on."""
 
     model_config = SettingsConfigDict(env_prefix="METRICS_", extra="ignore", frozen=True)
@@ -23,9 +22,6 @@ class MetricsSettings(DatabaseSettings):
     database_url: str = "postgresql://atoz:atoz@127.0.0.1:5433/metrics"
     consumer_group: str = "metrics"
     max_batch: int = Field(default=500, ge=1)
-    clock: Literal["wall", "event"] = Field(
-        default="wall", description="as_of is today (wall) or the newest event time's day."
-    )
     day_check_seconds: float = Field(default=30.0, gt=0)
     tokens: tuple[TokenGrant, ...] = ()
     # The metric (PRODUCT.md "Order Defect Rate").

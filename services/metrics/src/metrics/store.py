@@ -196,8 +196,15 @@ async def lock_health(conn: asyncpg.Connection) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock($1)", HEALTH_LOCK)
 
 
-async def all_sellers(conn: asyncpg.Connection) -> list[str]:
-    return [row["seller_id"] for row in await conn.fetch("SELECT seller_id FROM seller_health")]
+async def all_sellers(conn: asyncpg.Connection, first: date, last: date) -> list[str]:
+    """Every seller with a health snapshot, or with orders dated in ``[first, last]``."""
+    rows = await conn.fetch(
+        "SELECT seller_id FROM seller_health UNION SELECT seller_id FROM seller_days"
+        " WHERE day BETWEEN $1 AND $2 AND orders > 0",
+        first,
+        last,
+    )
+    return [row["seller_id"] for row in rows]
 
 
 async def advance_watermark(conn: asyncpg.Connection, event_time: datetime) -> datetime:
