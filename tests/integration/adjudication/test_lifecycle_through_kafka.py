@@ -322,41 +322,54 @@ async def test_the_read_api_history_says_why_a_command_changed_nothing(
     assert answer.json()["status"] == "action_required"  # the claim itself is untouched
 
 
+SIGNED_SCAN = OrderDelivered(
+    order_id="x",
+    seller_id="seller-acme",
+    shipment_id="shp-1",
+    delivered_at=ESTIMATED_DELIVERY,
+    carrier="colissimo",
+    tracking_id="6A1",
+    signature_obtained=True,
+)
+"""The carrier's scan of the default shipment: delivered, signed for."""
+SIGNED_PROOF_DISPUTE = RespondToClaim(
+    claim_id="x",
+    order_id="x",
+    actor=SELLER_ACTOR,
+    response=DisputeResponse(
+        evidence=(
+            ProofOfDelivery(
+                carrier="colissimo",
+                tracking_id="6A1",
+                delivered_at=ESTIMATED_DELIVERY,
+                signature_obtained=True,
+            ),
+        )
+    ),
+)
+"""The seller disputes with a signed proof of delivery of that shipment."""
+
+
 async def test_a_proof_no_carrier_reported_goes_to_review_until_the_carriers_scan_backs_it(
     adjudication: FastAPI, producer: AIOKafkaProducer, kafka_bootstrap_servers: str
 ) -> None:
     order = Orders(producer)
     async with tail(kafka_bootstrap_servers, CLAIMS_EVENTS.name) as events:
         await _admitted(order, events)
-        proof = ProofOfDelivery(
-            carrier="colissimo",
-            tracking_id="6A1",
-            delivered_at=ESTIMATED_DELIVERY,
-            signature_obtained=True,
-        )
-        dispute = RespondToClaim(
-            claim_id="x",
-            order_id="x",
-            actor=SELLER_ACTOR,
-            response=DisputeResponse(evidence=(proof,)),
-        )
-        await order.send(dispute, FILED + timedelta(hours=1))
+        await order.send(SIGNED_PROOF_DISPUTE, FILED + timedelta(hours=1))
         reviewing = await events.collect(_for(order.claim_id), count=2)
+        transport = httpx.ASGITransport(app=adjudication)
+        async with httpx.AsyncClient(transport=transport, base_url="http://adj") as client:
+            shown = await client.get(f"/v1/claims/{order.claim_id}", headers=_bearer("seller"))
         # The carrier's scan comes later, and says what the seller said.
-        scan = OrderDelivered(
-            order_id="x",
-            seller_id="seller-acme",
-            shipment_id="shp-1",
-            delivered_at=ESTIMATED_DELIVERY,
-            carrier="colissimo",
-            tracking_id="6A1",
-            signature_obtained=True,
-        )
-        await order.send(scan, FILED + timedelta(hours=5))
+        await order.send(SIGNED_SCAN, FILED + timedelta(hours=5))
         decided = await events.collect(_for(order.claim_id), count=2)
     assert _types(reviewing) == ["claim.responded", "claim.under_review"]
     review = codec.decode(CLAIMS_EVENTS, reviewing[-1].value).data
     assert [d.rule for d in review.discrepancies] == ["evidence.delivery_reported_by_carrier"]
+    # The read API names it too, with its sentence, for the reviewer and the seller.
+    (discrepancy,) = shown.json()["discrepancies"]
+    assert discrepancy["message"] == "The carrier has reported no delivery of the parcel 6A1."
     assert _types(decided) == ["claim.decided", "claim.closed"]
     assert _last_state(decided).funded_by == "platform"
 
@@ -368,29 +381,8 @@ async def test_signed_proof_of_delivery_grants_platform_funded_without_odr_impac
     async with tail(kafka_bootstrap_servers, CLAIMS_EVENTS.name) as events:
         await _admitted(order, events)
         # The carrier's own scan: the seller's proof below is checked against it.
-        scan = OrderDelivered(
-            order_id="x",
-            seller_id="seller-acme",
-            shipment_id="shp-1",
-            delivered_at=ESTIMATED_DELIVERY,
-            carrier="colissimo",
-            tracking_id="6A1",
-            signature_obtained=True,
-        )
-        await order.send(scan, ESTIMATED_DELIVERY + timedelta(days=3, minutes=30))
-        proof = ProofOfDelivery(
-            carrier="colissimo",
-            tracking_id="6A1",
-            delivered_at=ESTIMATED_DELIVERY,
-            signature_obtained=True,
-        )
-        dispute = RespondToClaim(
-            claim_id="x",
-            order_id="x",
-            actor=SELLER_ACTOR,
-            response=DisputeResponse(evidence=(proof,)),
-        )
-        await order.send(dispute, FILED + timedelta(hours=1))
+        await order.send(SIGNED_SCAN, ESTIMATED_DELIVERY + timedelta(days=3, minutes=30))
+        await order.send(SIGNED_PROOF_DISPUTE, FILED + timedelta(hours=1))
         records = await events.collect(_for(order.claim_id), count=3)
     assert _types(records) == ["claim.responded", "claim.decided", "claim.closed"]
     decided = codec.decode(CLAIMS_EVENTS, records[1].value).data

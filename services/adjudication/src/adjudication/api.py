@@ -53,7 +53,11 @@ def _history_entry(row: Any) -> dict[str, Any]:
 
 def _view(claim: Claim, now: datetime) -> dict[str, Any]:
     state = claim.state.model_dump(mode="json")
-    return {**state, "actions": available_actions(claim, now)}
+    view = {**state, "actions": available_actions(claim, now)}
+    if claim.state.status == "under_review":
+        # What the reviewer must weigh: where the seller's evidence failed the facts.
+        view["discrepancies"] = [d.model_dump(mode="json") for d in claim.discrepancies]
+    return view
 
 
 def build_router(

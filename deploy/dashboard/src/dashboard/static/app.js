@@ -869,8 +869,8 @@ function compact(element) {
   return element;
 }
 
-// The history holds a row for each day the seller's figures changed; a day without a row kept
-// the previous day's figures, so the line is drawn as steps carried to the last day.
+// The history holds a row for each day metrics saved the seller's figures (every day it ran); a
+// day without a row kept the previous day's figures, so the line is drawn as steps carried on.
 function historyChart(days, target) {
   if (!days.length) return h("div", { class: "empty", testid: "history-chart", "data-points": "0" }, "No history yet.");
   const points = days
