@@ -94,23 +94,24 @@ async def test_a_claim_goes_from_intake_through_adjudication_to_the_sellers_odr(
             now - timedelta(days=10),
         ),
         (shipped().model_copy(update=ids), now - timedelta(days=9)),
-        # The buyer wrote to the seller (a fact, as contact-first requires), and the seller
-        # answered without settling it: no automatic filing races the buyer's claim.
+        # The buyer wrote to the seller (a fact, as contact-first requires) six days ago, which
+        # spans two business days whatever today is, and the seller answered without settling
+        # it: no automatic filing races the buyer's claim.
         (
             BuyerContactedSeller(
                 **ids,
                 contact_id="msg-1",
                 buyer_id=buyer["subject"],
-                contacted_at=now - timedelta(days=4),
+                contacted_at=now - timedelta(days=6),
                 topic="not_received",
             ),
-            now - timedelta(days=4),
+            now - timedelta(days=6),
         ),
         (
             SellerReplied(
-                **ids, contact_id="msg-1", replied_at=now - timedelta(days=4), resolved=False
+                **ids, contact_id="msg-1", replied_at=now - timedelta(days=6), resolved=False
             ),
-            now - timedelta(days=4),
+            now - timedelta(days=6),
         ),
     ]
     producer = AIOKafkaProducer(
