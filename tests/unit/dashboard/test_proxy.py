@@ -3,14 +3,21 @@ the page's reads (path, query and bearer token) to the right service and their a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, MutableMapping
+from datetime import datetime
+from typing import Any
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 
+from adjudication.api import build_router
 from dashboard.app import create_app
 from dashboard.settings import DashboardSettings
+from servicekit.auth import Readers, TokenGrant, hash_token
+from servicekit.problems import install_problem_handlers
+from tests.support.unreachable import UnreachableDatabase
 
 SETTINGS = DashboardSettings(
     intake_url="http://intake.test:8001",
@@ -228,3 +235,121 @@ def test_the_settings_default_to_the_services_local_ports(
         "adjudication": "http://127.0.0.1:8002",
         "metrics": "http://elsewhere:9003",
     }
+
+
+def _fields(answer: httpx.Response) -> list[str]:
+    body = answer.json()
+    assert body["error"] == "validation_failed"
+    assert body["message"]
+    return [field["field"] for field in body["fields"]]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/adjudication/v1/claims/%00",  # a NUL byte: PostgreSQL answered 500 to it
+        "/api/metrics/v1/sellers/%1b%5b31m/health",  # a terminal escape, for whoever reads logs
+        "/api/metrics/v1/sellers/%c2%85/history",  # a C1 control (NEL)
+    ],
+)
+async def test_a_control_character_in_the_path_is_a_422_and_nothing_is_forwarded(
+    client: httpx.AsyncClient, upstream: Recorder, path: str
+) -> None:
+    answer = await client.get(path, headers={"Authorization": "Bearer secret-token"})
+    assert answer.status_code == 422
+    assert _fields(answer) == ["path"]
+    assert upstream.seen == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/metrics/v1/sellers/%2e%2e/%2e%2e/metrics",  # would reach intake's /metrics
+        "/api/intake/v1/claims/%2e/x",
+        "/api/metrics/v1//sellers",
+    ],
+)
+async def test_a_path_that_climbs_out_or_has_an_empty_segment_is_a_422_and_not_forwarded(
+    client: httpx.AsyncClient, upstream: Recorder, path: str
+) -> None:
+    answer = await client.get(path)
+    assert answer.status_code == 422
+    assert _fields(answer) == ["path"]
+    assert upstream.seen == []
+
+
+@pytest.mark.parametrize("length", [5_000, 70_000])  # past 65,536 httpx refused: a 500
+async def test_an_overlong_path_is_a_422_and_not_forwarded(upstream: Recorder, length: int) -> None:
+    status, body = await _raw_get(upstream, "/api/metrics/v1/sellers/" + "a" * length)
+    assert status == 422
+    assert b'"field":"path"' in body
+    assert upstream.seen == []
+
+
+@pytest.mark.parametrize("header", ["Authorization", "Accept"])
+async def test_a_header_the_proxy_forwards_must_be_printable_ascii(
+    client: httpx.AsyncClient, upstream: Recorder, header: str
+) -> None:
+    value = "Bearer t\xe9st" if header == "Authorization" else "text/\xe9"
+    answer = await client.get(
+        "/api/metrics/v1/sellers", headers={header.encode(): value.encode("latin-1")}
+    )
+    assert answer.status_code == 422
+    assert _fields(answer) == [f"header.{header}"]
+    assert upstream.seen == []
+
+
+async def _raw_get(upstream: Recorder, path: str, query: bytes = b"") -> tuple[int, bytes]:
+    """A GET as raw ASGI, for what an HTTP client would refuse to send: its status and body."""
+    app = create_app(SETTINGS, transport=httpx.MockTransport(upstream))
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query,
+        "headers": [(b"host", b"dashboard")], "root_path": "", "server": ("dashboard", 80),
+        "client": ("127.0.0.1", 1),
+    }  # fmt: skip
+    async with LifespanManager(app) as manager:
+        await manager.app(scope, receive, send)
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+@pytest.mark.parametrize("query", [b"offset=\xff", b"offset=1 2", b"tab=%00&x=\x01"])
+async def test_a_query_outside_url_characters_is_a_422_and_not_forwarded(
+    upstream: Recorder, query: bytes
+) -> None:
+    status, body = await _raw_get(upstream, "/api/metrics/v1/sellers", query)
+    assert status == 422
+    assert b'"field":"query"' in body
+    assert upstream.seen == []
+
+
+async def test_an_invalid_id_is_answered_by_the_service_in_its_error_shape_through_the_proxy(
+) -> None:  # fmt: skip
+    """The proxy forwards what it cannot judge (an id with a space is a URL-safe path); the
+    service refuses it, and its 422 comes back as it was."""
+
+    async def clock() -> datetime:
+        raise AssertionError("not asked")
+
+    service = FastAPI()
+    install_problem_handlers(service)
+    grants = [TokenGrant(sha256=hash_token("staff"), role="service", subject="operator")]
+    database = UnreachableDatabase()
+    service.include_router(build_router(lambda: database, Readers(grants), clock))
+    app = create_app(SETTINGS, transport=httpx.ASGITransport(app=service))
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://dashboard") as http:
+            answer = await http.get(
+                "/api/adjudication/v1/claims/a%20b", headers={"Authorization": "Bearer staff"}
+            )
+    assert answer.status_code == 422
+    assert _fields(answer) == ["path.claim_id"]

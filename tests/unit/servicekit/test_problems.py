@@ -24,6 +24,10 @@ def _app() -> FastAPI:
     async def guarded() -> None:
         raise HTTPException(401, "a valid bearer token is required")
 
+    @app.get("/broken")
+    async def broken() -> None:
+        raise RuntimeError("password=hunter2 in a connection string")
+
     @app.get("/history")
     async def history(days: int = Query(ge=1, le=365)) -> dict[str, int]:
         return {"days": days}
@@ -54,6 +58,18 @@ async def test_invalid_input_lists_each_field_with_its_dotted_location() -> None
     assert body["error"] == "validation_failed"
     assert [f["field"] for f in body["fields"]] == ["query.days"]
     assert body["fields"][0]["type"] == "greater_than_equal"
+
+
+async def test_a_failure_of_the_service_is_a_500_in_the_shared_shape_that_tells_nothing() -> None:
+    transport = httpx.ASGITransport(app=_app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        answer = await client.get("/broken")
+    assert answer.status_code == 500
+    assert answer.json() == {
+        "error": "internal_error",
+        "message": "the service failed to answer; try again later",
+    }
+    assert "hunter2" not in answer.text
 
 
 async def test_an_unknown_route_is_a_not_found_problem() -> None:

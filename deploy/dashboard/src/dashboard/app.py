@@ -6,13 +6,23 @@ to that service. Going through one origin means the services need no CORS, and t
 only to the three configured services. The proxy holds no token of its own: what the page may
 read is exactly what its token may read. Nothing connects at import time; the one HTTP client
 is made in the lifespan. Run with ``python -m dashboard`` (host and port from settings).
+
+The proxy judges only what it forwards, and refuses with a 422 in the services' error shape
+(:mod:`servicekit.problems`, ``fields`` naming ``path``, ``query`` or the header) what no
+service could be asked for: a path with a control character, an empty, ``.`` or ``..``
+segment (which would climb out of the service's read API) or over :data:`MAX_PATH`
+characters; a query of other than URL characters or over :data:`MAX_QUERY`; an
+``Authorization`` or ``Accept`` header of other than printable ASCII. Ids and page numbers
+are the services' to judge: their own 422 comes back as it was.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Final
 from urllib.parse import quote
 
 import httpx
@@ -25,6 +35,7 @@ from starlette.staticfiles import StaticFiles
 
 from dashboard.settings import DashboardSettings
 from servicekit.logging import configure_logging
+from servicekit.problems import FieldErrorOut, validation_problem
 
 log = structlog.get_logger("dashboard")
 STATIC = Path(__file__).parent / "static"
@@ -39,6 +50,38 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+
+
+MAX_PATH: Final = 2048
+MAX_QUERY: Final = 2048
+FORWARDED_HEADERS: Final = ("Authorization", "Accept")
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# RFC 3986's query characters: unreserved, sub-delims, ":", "@", "/", "?" and percent escapes.
+_QUERY: Final = re.compile(rb"[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2}")
+
+
+def _refusals(path: str, query: bytes, request: Request) -> list[FieldErrorOut]:
+    """What the proxy will not forward, one field error each (none: forward it)."""
+    refusals: list[FieldErrorOut] = []
+
+    def refuse(field: str, message: str) -> None:
+        refusals.append(FieldErrorOut(field=field, message=message, type="value_error"))
+
+    if len(path) > MAX_PATH:
+        refuse("path", f"at most {MAX_PATH} characters")
+    elif _CONTROL.search(path):
+        refuse("path", "no control characters")
+    elif any(segment in ("", ".", "..") for segment in path.split("/")):
+        refuse("path", "no empty, '.' or '..' segment")
+    if len(query) > MAX_QUERY:
+        refuse("query", f"at most {MAX_QUERY} characters")
+    elif _QUERY.sub(b"", query):
+        refuse("query", "only URL characters, percent-encoded where needed")
+    for name in FORWARDED_HEADERS:
+        value = request.headers.get(name)
+        if value is not None and not (value.isascii() and value.isprintable()):
+            refuse(f"header.{name}", "only printable ASCII")
+    return refusals
 
 
 class _Upstream:
@@ -88,14 +131,19 @@ def create_app(
         base = upstreams.get(service)
         if base is None:
             return _error(404, "unknown_service", f"no service called {service!r}")
+        path: str = request.path_params["path"]
+        query: bytes = request.scope.get("query_string", b"")
+        refusals = _refusals(path, query, request)
+        if refusals:
+            return _no_store(validation_problem(refusals))
         client = upstream.client
         if client is None:
             return _error(503, "starting", "the dashboard is not started yet")
         # path_params are decoded: quote again so whatever was typed as an id (a space, a "?")
         # stays part of the path upstream instead of starting a query.
-        url = f"{base}/{quote(request.path_params['path'], safe='/')}"
-        if request.url.query:
-            url = f"{url}?{request.url.query}"
+        url = f"{base}/{quote(path, safe='/')}"
+        if query:
+            url = f"{url}?{query.decode('ascii')}"
         headers = {"Accept": request.headers.get("accept", "application/json")}
         if "authorization" in request.headers:
             headers["Authorization"] = request.headers["authorization"]
@@ -131,6 +179,11 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _error(status: int, error: str, message: str) -> JSONResponse:

@@ -1,20 +1,33 @@
 """The read API: a claim with its history, deadlines and available actions; a seller's queue
-by tab; a buyer's claims; the reviewer queue. A seller sees only their claims, a buyer theirs.
+by tab; a buyer's claims; the reviewer queue.
+
+Who reads what is decided on the token's role *and* subject: a seller reads the claims whose
+``seller_id`` is their subject, a buyer those whose ``buyer_id`` is theirs, never across roles (a
+buyer whose id happens to be a seller's reads nothing of that seller); reviewers, agents and
+services read everything. Someone else's claim is a 404, as if it did not exist. Ids in the
+path are :data:`contracts.base.Identifier` values and pages are bounded, so nothing a caller
+types reaches PostgreSQL unchecked: a malformed one is a 422 naming the parameter. The models
+below document the answers in the OpenAPI document; the routes write them with orjson,
+unvalidated.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 import asyncpg
 import orjson
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 
 from adjudication.lifecycle import Claim, available_actions
-from servicekit.auth import Reader, Readers
+from contracts.base import Identifier
+from contracts.claims import ClaimState, Discrepancy
+from servicekit.auth import Reader, Readers, reader_dependency
+from servicekit.problems import problem_responses
 
 Tab = Literal["action_required", "under_review", "option_to_appeal", "all"]
 
@@ -27,6 +40,64 @@ _TAB_FILTERS: dict[Tab, str] = {
     ),
     "all": "true",
 }
+STAFF: Final = ("reviewer", "agent", "service")
+
+ClaimId = Annotated[
+    Identifier, Path(description="The claim's id, as intake returned it on filing.")
+]
+SellerId = Annotated[Identifier, Path(description="The seller's id.")]
+BuyerId = Annotated[Identifier, Path(description="The buyer's id.")]
+
+
+class Actions(BaseModel):
+    """What each party may do now, by the rules and the claim's deadlines."""
+
+    buyer: list[Literal["withdraw", "appeal"]]
+    seller: list[Literal["refund", "replacement_sent", "accept", "dispute", "appeal"]]
+    reviewer: list[Literal["decide", "rule_on_appeal"]]
+
+
+class ClaimView(ClaimState):
+    """A claim's state with what each party may do now."""
+
+    actions: Actions
+    discrepancies: list[Discrepancy] | None = Field(
+        default=None,
+        description="Under review only: where the seller's evidence failed the order's facts.",
+    )
+
+
+class HistoryEvent(BaseModel):
+    """One event of a claim's history."""
+
+    type: str = Field(description="The event's type, such as claim.filed.")
+    at: datetime = Field(description="When the rules made it.")
+    rules: list[str] = Field(description="The ids of the rules that made it.")
+    stated_at: datetime | None = Field(
+        default=None, description="When its sender said it happened, if that differs."
+    )
+    discrepancies: list[Discrepancy] | None = Field(
+        default=None, description="On claim.under_review: what the reviewer must weigh."
+    )
+    command_type: str | None = Field(
+        default=None, description="On claim.command_rejected: the command refused."
+    )
+    reason: str | None = Field(default=None, description="On claim.command_rejected: why.")
+    detail: str | None = Field(default=None, description="On claim.command_rejected: a sentence.")
+
+
+class ClaimDetail(ClaimView):
+    """A claim, what each party may do now, and its history, oldest first."""
+
+    history: list[HistoryEvent]
+
+
+class ClaimList(BaseModel):
+    claims: list[ClaimView]
+
+
+class SellerQueue(ClaimList):
+    tab: Tab
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -60,6 +131,17 @@ def _view(claim: Claim, now: datetime) -> dict[str, Any]:
     return view
 
 
+def _may_read(reader: Reader, claim: Claim) -> bool:
+    """Staff read every claim; a seller or a buyer only those where they are that party."""
+    if reader.role in STAFF:
+        return True
+    if reader.role == "seller":
+        return claim.state.seller_id == reader.subject
+    if reader.role == "buyer":
+        return claim.state.buyer_id == reader.subject
+    return False
+
+
 def build_router(
     pool: Callable[[], asyncpg.Pool],
     readers: Readers,
@@ -67,29 +149,23 @@ def build_router(
 ) -> APIRouter:
     """Routes reading the service's own tables. ``clock`` is the service's "now" (the wall
     clock, or the event-time watermark), so the actions shown are the ones the rules allow."""
-    router = APIRouter(prefix="/v1", tags=["claims"])
+    # The reader is a dependency, so 401 comes before any 422 on the route's own parameters.
+    router = APIRouter(prefix="/v1", tags=["claims"], responses=problem_responses(401))
+    caller = Depends(reader_dependency(readers))
 
-    def reader_of(request: Request) -> Reader:
-        reader = readers.authenticate(request.headers.get("authorization"))
-        if reader is None:
-            raise HTTPException(
-                401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
-            )
-        return reader
-
-    @router.get("/claims/{claim_id}", summary="A claim, its history and what each party may do")
-    async def get_claim(claim_id: str, request: Request) -> Response:
-        reader = reader_of(request)
+    @router.get(
+        "/claims/{claim_id}",
+        summary="A claim, its history and what each party may do",
+        response_model=None,
+        responses={200: {"model": ClaimDetail}, **problem_responses(404, 422)},
+    )
+    async def get_claim(claim_id: ClaimId, reader: Reader = caller) -> Response:
         async with pool().acquire() as conn:
             row = await conn.fetchrow("SELECT claim FROM claims WHERE claim_id = $1", claim_id)
             if row is None:
                 raise HTTPException(404, "no such claim")
             claim = Claim.model_validate_json(row["claim"])
-            allowed = reader.role in ("reviewer", "agent", "service") or reader.subject in (
-                claim.state.seller_id,
-                claim.state.buyer_id,
-            )
-            if not allowed:
+            if not _may_read(reader, claim):
                 raise HTTPException(404, "no such claim")  # not 403: existence is not told
             history = await conn.fetch(
                 "SELECT type, occurred_at, stated_at, event FROM claim_history WHERE claim_id = $1"
@@ -100,18 +176,21 @@ def build_router(
         body["history"] = [_history_entry(h) for h in history]
         return _json(body)
 
-    @router.get("/sellers/{seller_id}/claims", summary="A seller's claim queue, by tab")
+    @router.get(
+        "/sellers/{seller_id}/claims",
+        summary="A seller's claim queue, by tab (that seller, or staff)",
+        response_model=None,
+        responses={200: {"model": SellerQueue}, **problem_responses(403, 422)},
+    )
     async def seller_queue(
-        seller_id: str,
-        request: Request,
-        tab: Tab = "all",
-        limit: int = Query(default=50, ge=1, le=500),
+        seller_id: SellerId,
+        reader: Reader = caller,
+        tab: Annotated[Tab, Query(description="Which of the seller's claims.")] = "all",
+        limit: Annotated[int, Query(ge=1, le=500, description="At most this many.")] = 50,
     ) -> Response:
-        reader = reader_of(request)
-        if reader.role == "seller" and reader.subject != seller_id:
+        mine = reader.role == "seller" and reader.subject == seller_id
+        if not (mine or reader.role in STAFF):
             raise HTTPException(403, "a seller sees only their own claims")
-        if reader.role == "buyer":
-            raise HTTPException(403, "buyers read their own claims")
         query = (
             f"SELECT claim FROM claims WHERE seller_id = $1 AND {_TAB_FILTERS[tab]}"  # noqa: S608  # the filter comes from a fixed table
             f" ORDER BY updated_at DESC LIMIT {limit}"
@@ -129,10 +208,15 @@ def build_router(
             }
         )
 
-    @router.get("/buyers/{buyer_id}/claims", summary="A buyer's claims")
-    async def buyer_claims(buyer_id: str, request: Request) -> Response:
-        reader = reader_of(request)
-        if reader.role in ("buyer", "seller") and reader.subject != buyer_id:
+    @router.get(
+        "/buyers/{buyer_id}/claims",
+        summary="A buyer's claims, newest first (that buyer, or staff)",
+        response_model=None,
+        responses={200: {"model": ClaimList}, **problem_responses(403, 422)},
+    )
+    async def buyer_claims(buyer_id: BuyerId, reader: Reader = caller) -> Response:
+        mine = reader.role == "buyer" and reader.subject == buyer_id
+        if not (mine or reader.role in STAFF):
             raise HTTPException(403, "a buyer sees only their own claims")
         async with pool().acquire() as conn:
             rows = await conn.fetch(
@@ -142,10 +226,14 @@ def build_router(
         now = await clock()
         return _json({"claims": [_view(Claim.model_validate_json(r["claim"]), now) for r in rows]})
 
-    @router.get("/review-queue", summary="Claims waiting for a reviewer, oldest first")
-    async def review_queue(request: Request) -> Response:
-        reader = reader_of(request)
-        if reader.role not in ("reviewer", "agent", "service"):
+    @router.get(
+        "/review-queue",
+        summary="Claims waiting for a reviewer, oldest first (staff only)",
+        response_model=None,
+        responses={200: {"model": ClaimList}, **problem_responses(403)},
+    )
+    async def review_queue(reader: Reader = caller) -> Response:
+        if reader.role not in STAFF:
             raise HTTPException(403, "reviewers only")
         async with pool().acquire() as conn:
             rows = await conn.fetch(

@@ -377,6 +377,7 @@ def _document_claim_actions(app: FastAPI) -> None:
             schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             schemas.update(schema.pop("$defs", {}))
             schemas[model.__name__] = schema
+        _document_what_is_enforced(schemas)
         components["securitySchemes"] = {
             _BEARER: {
                 "type": "http",
@@ -388,6 +389,52 @@ def _document_claim_actions(app: FastAPI) -> None:
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to customise
+
+
+TIME_RANGE: Final = "RFC 3339 with an offset, from 2000-01-01 to 2100-12-31 (UTC)."
+YEARS_2000_TO_2100: Final = "^(20[0-9]{2}|2100)-"
+POSITIVE_AMOUNT: Final = (
+    "More than zero, with no more decimals than the currency has (2 for EUR, 0 for JPY)."
+)
+
+
+def _document_what_is_enforced(schemas: dict[str, Any]) -> None:
+    """Say in the schemas what validation enforces beyond what pydantic writes in them.
+
+    - A tagged union's tag (``action`` of a seller response, ``kind`` of a decision or an
+      evidence item) has a default in the models, so pydantic leaves it out of ``required``;
+      but a union is told apart by it, and a body without it is refused.
+    - A claimed or refunded amount is more than zero: a string of zeros is refused.
+    - Times are bounded.
+    """
+    for schema in schemas.values():
+        for union in _discriminated_unions(schema):
+            tag = union["discriminator"]["propertyName"]
+            for reference in union["discriminator"].get("mapping", {}).values():
+                variant = schemas[reference.rsplit("/", 1)[-1]]
+                if tag not in variant.get("required", []):
+                    variant["required"] = [tag, *variant.get("required", [])]
+        for field in schema.get("properties", {}).values():
+            if field.get("format") == "date-time":
+                field["pattern"] = YEARS_2000_TO_2100  # with the offset, the bound is in UTC
+                field.setdefault("description", TIME_RANGE)
+    amount = schemas["PositiveMoney"]["properties"]["amount"]
+    amount["not"] = {"pattern": "^[0.]*$"}  # every digit a zero: the amount is zero
+    amount["description"] = POSITIVE_AMOUNT
+
+
+def _discriminated_unions(node: Any) -> list[dict[str, Any]]:
+    """Every sub-schema of ``node`` with a ``discriminator``."""
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        if "discriminator" in node:
+            found.append(node)
+        for value in node.values():
+            found += _discriminated_unions(value)
+    elif isinstance(node, list):
+        for item in node:
+            found += _discriminated_unions(item)
+    return found
 
 
 def _install_error_handlers(app: FastAPI) -> None:

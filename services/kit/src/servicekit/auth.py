@@ -3,15 +3,22 @@
 Tokens are long random API keys, so a fast unsalted hash is enough (the pre-image space is too
 large to search), and looking a digest up in a dict leaks nothing about the secret through
 timing. Tokens and digests are never logged.
+
+:func:`reader_dependency` is how a read API asks for its caller: a FastAPI dependency that
+answers 401 without a known token, runs before the route's own parameters are validated (so an
+anonymous caller learns nothing from a 422), and declares the bearer scheme in the OpenAPI
+document.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Final
 
+from fastapi import HTTPException, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from contracts.claims import ActorRole
@@ -55,3 +62,29 @@ class Readers:
         if scheme.lower() != "bearer" or not token.strip():
             return None
         return self._by_digest.get(hash_token(token.strip()))
+
+
+BEARER_SCHEME: Final = "HTTPBearer"
+_BEARER = HTTPBearer(
+    auto_error=False,  # the dependency below answers 401 itself, in the shared error shape
+    scheme_name=BEARER_SCHEME,
+    description="A token whose SHA-256 digest is configured in the service's <SVC>_TOKENS.",
+)
+
+
+def reader_dependency(readers: Readers) -> Callable[..., Awaitable[Reader]]:
+    """A FastAPI dependency giving the :class:`Reader` behind the request's bearer token, or
+    raising a 401 (``WWW-Authenticate: Bearer``); it documents the bearer scheme."""
+
+    async def authenticated(
+        request: Request,
+        _: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
+    ) -> Reader:
+        reader = readers.authenticate(request.headers.get("authorization"))
+        if reader is None:
+            raise HTTPException(
+                401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+            )
+        return reader
+
+    return authenticated
