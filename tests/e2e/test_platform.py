@@ -24,6 +24,8 @@ from contracts.topics import ORDERS
 from devstack import services
 from devstack.api import Endpoints
 from devstack.config import load_config
+from servicekit.kafka import KafkaAccess
+from tests.support.infrastructure import Infrastructure
 from tests.unit.adjudication.builders import placed, shipped
 
 pytestmark = pytest.mark.e2e
@@ -48,13 +50,18 @@ def platform(
     service_databases: None,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    kafka_bootstrap_servers: str,
-    postgres_url: str,
+    kafka: KafkaAccess,
+    infrastructure: Infrastructure,
 ) -> Iterator[dict[str, Any]]:
     for name, port in PORTS.items():
         monkeypatch.setenv(f"DEVSTACK_{name.upper()}_PORT", str(port))
     config = load_config({"DEVSTACK_HOME": str(tmp_path / "home")})
-    endpoints = Endpoints(kafka_bootstrap_servers, postgres_url)
+    # Each service as its own principal, as ./platform up runs them.
+    endpoints = Endpoints(
+        kafka.bootstrap_servers,
+        infrastructure.postgres_url,
+        kafka_passwords=infrastructure.kafka_passwords,
+    )
     services.start(config, endpoints, timeout_s=120)
     try:
         yield {"tokens": services.tokens(config), "logs": config.logs_dir}
@@ -74,7 +81,7 @@ async def _wait(read: Any, done: Any, within: float = 60.0) -> Any:
 
 
 async def test_a_claim_goes_from_intake_through_adjudication_to_the_sellers_odr(
-    platform: dict[str, Any], kafka_bootstrap_servers: str
+    platform: dict[str, Any], kafka: KafkaAccess
 ) -> None:
     tokens = platform["tokens"]
     buyer, seller = tokens["buyer"], tokens["seller"]
@@ -94,28 +101,27 @@ async def test_a_claim_goes_from_intake_through_adjudication_to_the_sellers_odr(
             now - timedelta(days=10),
         ),
         (shipped().model_copy(update=ids), now - timedelta(days=9)),
-        # The buyer wrote to the seller (a fact, as contact-first requires), and the seller
-        # answered without settling it: no automatic filing races the buyer's claim.
+        # The buyer wrote to the seller (a fact, as contact-first requires) six days ago, which
+        # spans two business days whatever today is, and the seller answered without settling
+        # it: no automatic filing races the buyer's claim.
         (
             BuyerContactedSeller(
                 **ids,
                 contact_id="msg-1",
                 buyer_id=buyer["subject"],
-                contacted_at=now - timedelta(days=4),
+                contacted_at=now - timedelta(days=6),
                 topic="not_received",
             ),
-            now - timedelta(days=4),
+            now - timedelta(days=6),
         ),
         (
             SellerReplied(
-                **ids, contact_id="msg-1", replied_at=now - timedelta(days=4), resolved=False
+                **ids, contact_id="msg-1", replied_at=now - timedelta(days=6), resolved=False
             ),
-            now - timedelta(days=4),
+            now - timedelta(days=6),
         ),
     ]
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka_bootstrap_servers, enable_idempotence=True, acks="all"
-    )
+    producer = AIOKafkaProducer(**kafka.options(), enable_idempotence=True, acks="all")
     await producer.start()
     try:
         for payload, at in facts:
