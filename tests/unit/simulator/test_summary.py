@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from io import StringIO
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from marketsim.runner import Observed
-from marketsim.scenarios import Case, Expected, Scenario, denied, granted
-from marketsim.summary import judge, summarize
+from marketsim.scenarios import Call, Case, Expected, Scenario, denied, granted
+from marketsim.summary import judge, render, summarize
 from marketsim.world import WorldConfig, build_world
 
 
@@ -79,8 +82,9 @@ def test_the_summary_lists_each_mismatch_with_what_was_expected_and_seen() -> No
             "funded_by": want.funded_by,
             "counts_toward_odr": want.counts_toward_odr,
             "filed_by": want.filed_by,
-            "rules": [want.rule],
+            "rules": list(want.rules),
             "denial_reason": want.denial_reason,
+            "refusals": list(case.refusals),
         }
     cases[0].observed["funded_by"] = "nobody"  # ...but one
     result = summarize(world, Observed(), odr=[])
@@ -89,3 +93,77 @@ def test_the_summary_lists_each_mismatch_with_what_was_expected_and_seen() -> No
     assert mismatch["order_id"] == cases[0].order_id
     assert "nobody" in mismatch["observed"]
     assert mismatch["matched"] is False
+
+
+SILENCE_AFTER_PARTIAL = granted(
+    "seller", "decision.silent_seller_pays", along=("response.partial_refund",)
+)
+
+
+def test_every_rule_the_story_names_on_the_way_must_be_on_the_claims_events() -> None:
+    seen = AS_EXPECTED | {"rules": ["response.partial_refund", "decision.silent_seller_pays"]}
+    assert judge(_case(SILENCE_AFTER_PARTIAL, **seen)).matched
+    without = AS_EXPECTED | {"rules": ["decision.silent_seller_pays"]}
+    outcome = judge(_case(SILENCE_AFTER_PARTIAL, **without))
+    assert not outcome.matched
+    assert "response.partial_refund" in outcome.expected
+
+
+def _promising(*seen_refusals: str) -> Case:
+    """A far-out replacement story that ended as told, with ``seen_refusals`` on the way."""
+    promise = Call(
+        "seller",
+        "response",
+        {"order_id": "o1", "response": {"action": "replacement_sent"}},
+        timedelta(hours=10),
+        decides=False,
+        refused="replacement_estimate_out_of_bounds",
+    )
+    expected = granted("seller", "decision.silent_seller_pays")
+    case = Case("o1", "s1", "b1", Scenario.FAR_OUT_REPLACEMENT, expected, filing=None)
+    case.on_action_required = (promise,)
+    seen = AS_EXPECTED | {"rules": ["decision.silent_seller_pays"]}
+    case.observed = {"status": "closed", "filed_by": "buyer", **seen}
+    if seen_refusals:
+        case.observed["refusals"] = list(seen_refusals)
+    return case
+
+
+def test_a_refusal_the_story_expects_is_part_of_the_story() -> None:
+    outcome = judge(_promising("replacement_estimate_out_of_bounds"))
+    assert outcome.matched
+    assert "after refusal replacement_estimate_out_of_bounds" in outcome.expected
+
+
+def test_a_refusal_the_story_expects_that_never_came_is_a_mismatch() -> None:
+    assert not judge(_promising()).matched
+
+
+def test_a_refusal_no_story_expects_is_a_mismatch() -> None:
+    assert not judge(_promising("replacement_estimate_out_of_bounds", "deadline_passed")).matched
+    assert not judge(_case(SELLER_PAYS, **AS_EXPECTED, refusals=["deadline_passed"])).matched
+
+
+def test_the_summary_tells_refusals_as_expected_apart_from_refused_moves() -> None:
+    world = build_world(WorldConfig(seed=3, days=20, end=END, sellers_per_profile=1))
+    observed = Observed(
+        refused_as_expected=Counter({"replacement_estimate_out_of_bounds": 3}),
+        rejected=["o9 claim.respond: deadline_passed (the response window has closed)"],
+    )
+    result = summarize(world, observed, odr=[])
+    assert result["run"]["refused_as_expected"] == {"replacement_estimate_out_of_bounds": 3}
+    assert result["run"]["rejected_moves"] == observed.rejected
+    assert result["run"]["rejected_moves_count"] == 1
+    out = StringIO()
+    render(result, Console(file=out, width=200))
+    printed = out.getvalue()
+    expected = "3 moves refused as their stories expect (replacement_estimate_out_of_bounds 3)"
+    assert expected in printed
+    assert "1 move refused that no story expects; first: o9 claim.respond" in printed
+
+
+def test_a_run_without_refusals_prints_no_refusal_line() -> None:
+    world = build_world(WorldConfig(seed=3, days=20, end=END, sellers_per_profile=1))
+    out = StringIO()
+    render(summarize(world, Observed(), odr=[]), Console(file=out, width=200))
+    assert "refused" not in out.getvalue()

@@ -137,7 +137,7 @@ def main(  # noqa: PLR0917  # typer reads each option from a parameter
     seed: Annotated[int, typer.Option(help="Same seed, same marketplace.")] = 7,
     days: Annotated[int, typer.Option(min=14, max=365, help="Simulated days.")] = 90,
     sellers_per_profile: Annotated[
-        int, typer.Option(min=1, max=50, help="Sellers of each of the six profiles.")
+        int, typer.Option(min=1, max=50, help="Sellers of each of the seven profiles.")
     ] = 4,
     scale: Annotated[float, typer.Option(min=0.05, max=20, help="Multiplies daily orders.")] = 1.0,
     minutes: Annotated[

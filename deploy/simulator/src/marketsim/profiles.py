@@ -121,5 +121,23 @@ PROFILES: Final[tuple[SellerProfile, ...]] = (
         scenarios={Scenario.NOT_COVERED: 4, Scenario.SIGNED_PROOF_OF_DELIVERY: 1},
         negative_feedback_share=0.002,
     ),
+    SellerProfile(
+        name="dishonest",
+        description="invents proofs of delivery, refunds part of a claim, promises replacements"
+        " months out: the platform believes only what the order facts back",
+        orders_per_day=(3, 7),
+        # Below the signature threshold: its parcels go out tracked and unsigned, and only a
+        # forged proof could make a not-received claim look settled.
+        price_range=(Decimal("20.00"), Decimal("600.00")),
+        claim_share=0.025,
+        scenarios={
+            Scenario.INVENTED_TRACKING: 2,
+            Scenario.INVENTED_SIGNATURE: 2,
+            Scenario.PARTIAL_REFUND_THEN_SILENT: 2,
+            Scenario.PARTIAL_REFUND_THEN_REST: 1,
+            Scenario.FAR_OUT_REPLACEMENT: 2,
+        },
+        negative_feedback_share=0.008,
+    ),
 )
-"""The six kinds of seller the simulated marketplace is made of, in the order they are dealt."""
+"""The seven kinds of seller the simulated marketplace is made of, in the order they are dealt."""

@@ -5,7 +5,9 @@ move (seller responses, withdrawals, reviewer decisions, appeals) go through int
 with a service token acting on behalf of each party (``X-On-Behalf-Of``) at the simulated time
 (``X-Event-Time``). The platform's answers are read on ``claims.events.v1``; a seller answers a
 claim only once the platform has asked (``claim.action_required``), a reviewer decides only what
-is under review, exactly as people would.
+is under review, exactly as people would. A move the platform refuses counts as part of its
+story when the story says it must be refused (a replacement promised months out), as a problem
+otherwise.
 
 Simulated time moves in steps, each given the same slice of wall time, so 90 days play in a few
 minutes on the services' event-time clock. Before time moves on, every claim filed a step ago
@@ -45,9 +47,12 @@ from servicekit.kafka import KafkaAccess
 
 SOURCE: Final = "/atoz/simulator"
 REVIEWER: Final = "reviewer-sim"
+# A reviewer decides a day after a claim goes under review and rules on an appeal two days
+# after it is filed: both well inside the review window (scenarios.REVIEW_WINDOW).
 REVIEW_AFTER: Final = timedelta(days=1)
 APPEAL_AFTER: Final = timedelta(days=3)
 RULING_AFTER: Final = timedelta(days=2)
+DECISIONS: Final = frozenset({"claim.decided", "claim.under_review", "claim.appeal_decided"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,11 +108,26 @@ class Observed:
     """Wall time from a seller's or reviewer's 202 to the decision it caused."""
     unsettled: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
-    """Moves the platform refused (claim.command_rejected), with its reason."""
+    """Moves the platform refused (claim.command_rejected) that no story expects, with the
+    reason: a problem, in the simulator or in the platform."""
+    refused_as_expected: Counter[str] = field(default_factory=Counter)
+    """By reason, moves the platform refused as their story says it must (a replacement
+    promised months out...): part of the story, not a failed move."""
     lagging_steps: int = 0
     claim_events: list[ClaimEvent] = field(default_factory=list)
     facts: list[OrderFact] = field(default_factory=list)
     """Every order fact published, for recomputing the ODR from what happened."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """A move intake accepted, until the platform has answered it."""
+
+    at: datetime
+    wall: float
+    decides: bool
+    """Answered by a decision (timed, for the latency figures); else by ``claim.responded``
+    (the move recorded, the claim waiting) or by its refusal."""
 
 
 @dataclass(order=True, slots=True)
@@ -137,8 +157,9 @@ class Runner:
         self._seq = 0
         self._answered: set[str] = set()  # orders whose claim the platform has answered
         self._filed_at: dict[str, tuple[datetime, float]] = {}  # order -> (sim time, wall)
-        # order -> (simulated time, wall time) of a move's 202, until its decision is seen
-        self._waiting_decision: dict[str, tuple[datetime, float]] = {}
+        # order -> the move intake last accepted for its claim, until the platform answers it
+        self._waiting: dict[str, _Sent] = {}
+        self._rejections: set[str] = set()  # command ids whose refusal was counted
         self._seen_appeal: set[str] = set()
         self._heard = asyncio.Event()  # set whenever a claim event arrives
         self._http: httpx.AsyncClient | None = None
@@ -317,11 +338,10 @@ class Runner:
             f"{case.order_id}-{due.label or call.action}",
             call.body,
         )
-        # A replacement is decided when it is delivered, days later in simulated time: not a
-        # measure of the platform's speed.
-        decided_now = call.body.get("response", {}).get("action") != "replacement_sent"
-        if answer is not None and call.action in ("response", "decision") and decided_now:
-            self._waiting_decision[case.order_id] = (due.at, time.monotonic())
+        # A move that decides nothing now (a replacement decided when delivered, a partial
+        # refund) is waited on until the platform has recorded it, not timed.
+        if answer is not None and call.action in ("response", "decision"):
+            self._waiting[case.order_id] = _Sent(due.at, time.monotonic(), call.decides)
 
     def _schedule(self, case: Case, trigger: datetime, reaction: Reaction, label: str = "") -> None:
         self._seq += 1
@@ -375,22 +395,37 @@ class Runner:
             filed = self._filed_at.get(event.order_id)
             if filed is not None:
                 observed.filing_latency_ms.append((now - filed[1]) * 1000)
-        if event.type in ("claim.decided", "claim.under_review", "claim.appeal_decided") or (
+        sent = self._waiting.get(event.order_id)
+        decision = event.type in DECISIONS or (
             event.type == "claim.closed" and state.resolution != "granted"
-        ):
-            sent = self._waiting_decision.pop(event.order_id, None)
-            if sent is not None:
-                observed.decision_latency_ms.append((now - sent[1]) * 1000)
+        )
+        if sent is not None and (decision if sent.decides else event.type == "claim.responded"):
+            del self._waiting[event.order_id]
+            if sent.decides:
+                observed.decision_latency_ms.append((now - sent.wall) * 1000)
         self._react(case, event, at)
 
     def _on_rejected(self, rejected: ClaimCommandRejected) -> None:
-        """A move the platform refused: no decision will follow, so stop waiting for one."""
-        if rejected.order_id not in self.world.cases:
+        """A move the platform refused: nothing will follow it, so stop waiting. Counted as
+        expected when its story says the platform must refuse a move for that reason (and has
+        not had that many such refusals yet), else as a problem."""
+        case = self.world.cases.get(rejected.order_id)
+        if case is None or rejected.claim_id != case.claim_id:
             return
-        self._waiting_decision.pop(rejected.order_id, None)
-        self.observed.rejected.append(
-            f"{rejected.order_id} {rejected.command_type}: {rejected.reason} ({rejected.detail})"
-        )
+        self._waiting.pop(rejected.order_id, None)
+        if rejected.command_id in self._rejections:
+            return  # the same refusal read twice
+        self._rejections.add(rejected.command_id)
+        refusals: list[str] = case.observed.setdefault("refusals", [])
+        expected = case.refusals.count(rejected.reason) > refusals.count(rejected.reason)
+        refusals.append(rejected.reason)
+        if expected:
+            self.observed.refused_as_expected[rejected.reason] += 1
+        else:
+            self.observed.rejected.append(
+                f"{rejected.order_id} {rejected.command_type}: {rejected.reason}"
+                f" ({rejected.detail})"
+            )
 
     def _react(self, case: Case, event: ClaimEvent, at: datetime) -> None:
         state, review = event.claim, case.review
@@ -444,7 +479,7 @@ class Runner:
                 for order, (at, _) in self._filed_at.items()
                 if at < filed_before and order not in self._answered
             ]
-            undecided = [o for o, (at, _) in self._waiting_decision.items() if at < filed_before]
+            undecided = [o for o, sent in self._waiting.items() if sent.at < filed_before]
             return unanswered + undecided
 
         deadline = time.monotonic() + self.pace.catch_up_timeout
@@ -456,7 +491,7 @@ class Runner:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._heard.wait(), left)
         for order in behind():  # given up on: waiting again at every step would stall the run
-            self._waiting_decision.pop(order, None)
+            self._waiting.pop(order, None)
             self._answered.add(order)
 
     def _settled(self, case: Case) -> bool:

@@ -13,9 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
+from contracts.claims import RejectionReason
 from contracts.orders import OrderFact
+
+REVIEW_WINDOW: Final = timedelta(days=7)
+"""A reviewer decides a claim under review, or rules on an appeal, within this (issue #10);
+past it the claim is settled by rule (granted platform-funded, the appeal upheld). The stories'
+reviewers act well inside it, except where a story is built to wait in the queue."""
 
 
 class Scenario(StrEnum):
@@ -41,6 +47,17 @@ class Scenario(StrEnum):
     """Filed in the last days: the seller's 72 hours are still running when the run ends."""
     AWAITING_REVIEWER = "awaiting_reviewer"
     """Disputed in the last days: still in the reviewer queue when the run ends."""
+    # The dishonest seller's stories (issue #10: trust only what can be verified).
+    INVENTED_TRACKING = "invented_tracking"
+    """A signed proof of delivery under a tracking id no carrier reported for the order."""
+    INVENTED_SIGNATURE = "invented_signature"
+    """A proof of delivery claiming a signature the carrier's delivery does not have."""
+    PARTIAL_REFUND_THEN_SILENT = "partial_refund_then_silent"
+    """The seller refunds part of the amount claimed, then says nothing more."""
+    PARTIAL_REFUND_THEN_REST = "partial_refund_then_rest"
+    """The seller refunds part of the amount claimed, then the rest a day later."""
+    FAR_OUT_REPLACEMENT = "far_out_replacement"
+    """The seller promises a replacement three months out, which the platform refuses."""
 
 
 Resolution = Literal["granted", "denied", "withdrawn", "refunded_by_seller", "replaced"]
@@ -60,15 +77,26 @@ class Expected:
     filed_by: Literal["buyer", "platform"] = "buyer"
     denial_reason: str | None = None
     status: Status = "closed"
+    along: tuple[str, ...] = ()
+    """Other rule ids the claim's events must name on the way: the discrepancy a dispute went
+    to a reviewer with, the partial refund the seller made before going silent..."""
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        """Every rule id the claim's events must name, the settling one first."""
+        return (self.rule, *self.along)
 
     def label(self) -> str:
         odr = " (ODR)" if self.counts_toward_odr else ""
         return f"{self.status}:{self.resolution}/{self.funded_by}{odr}"
 
 
-def granted(funded_by: FundedBy, rule: str, *, counts: bool | None = None) -> Expected:
+def granted(
+    funded_by: FundedBy, rule: str, *, counts: bool | None = None, along: tuple[str, ...] = ()
+) -> Expected:
     """A grant; it counts toward the ODR when the seller pays, unless said otherwise."""
-    return Expected("granted", funded_by, funded_by == "seller" if counts is None else counts, rule)
+    counts = funded_by == "seller" if counts is None else counts
+    return Expected("granted", funded_by, counts, rule, along=along)
 
 
 def denied(reason: str, rule: str) -> Expected:
@@ -92,6 +120,12 @@ class Call:
     action: Action
     body: dict[str, Any]
     after: timedelta
+    decides: bool = True
+    """Whether the platform decides the claim on this move. False: it only records it and the
+    claim waits (a replacement in transit, a partial refund), or it refuses it."""
+    refused: RejectionReason | None = None
+    """The platform must refuse this move, for this reason (``claim.command_rejected``): a
+    seller trying what the policy does not allow. Part of the story, not a failed move."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,3 +174,10 @@ class Case:
     """The seller appeals the seller-funded grant; the reviewer then rules this way."""
     claim_id: str | None = None
     observed: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def refusals(self) -> tuple[RejectionReason, ...]:
+        """The reasons the platform must refuse this story's moves with, one per refused move."""
+        return tuple(
+            r.refused for r in self.on_action_required if isinstance(r, Call) and r.refused
+        )

@@ -41,29 +41,39 @@ class Outcome:
     matched: bool
 
 
+def _refused(reasons: tuple[str, ...] | list[str]) -> str:
+    return f" after refusal {', '.join(sorted(reasons))}" if reasons else ""
+
+
 def judge(case: Case) -> Outcome:
-    """Does the claim stand as its story says it must?"""
+    """Does the claim stand as its story says it must? Its end state, every rule its story
+    says its events name, and exactly the refusals its story expects (a move refused that the
+    story did not mean to be refused is a mismatch too)."""
     seen, want = case.observed, case.expected
+    refusals = seen.get("refusals", [])
     observed = (
         f"{seen.get('status')}:{seen.get('resolution')}/{seen.get('funded_by')}"
         + (" (ODR)" if seen.get("counts_toward_odr") else "")
+        + _refused(refusals)
         if seen
         else "never seen"
     )
+    rules = seen.get("rules", ())
     matched = bool(seen) and (
         seen.get("status") == want.status
         and seen.get("resolution") == want.resolution
         and seen.get("funded_by") == want.funded_by
         and seen.get("counts_toward_odr") == want.counts_toward_odr
         and seen.get("filed_by") == want.filed_by
-        and want.rule in seen.get("rules", ())
+        and all(rule in rules for rule in want.rules)
         and (want.resolution != "denied" or seen.get("denial_reason") == want.denial_reason)
+        and sorted(refusals) == sorted(case.refusals)
     )
     return Outcome(
         case.order_id,
         case.claim_id,
         case.scenario.value,
-        want.label() + f" [{want.rule}]",
+        want.label() + f" [{', '.join(want.rules)}]" + _refused(case.refusals),
         observed,
         matched,
     )
@@ -204,6 +214,8 @@ def summarize(world: World, observed: Observed, odr: list[dict[str, Any]]) -> di
             "http_calls": observed.http_calls,
             "http_failures": observed.http_failures[:20],
             "rejected_moves": observed.rejected[:20],
+            "rejected_moves_count": len(observed.rejected),
+            "refused_as_expected": dict(sorted(observed.refused_as_expected.items())),
             "claim_events": observed.events,
             "messages_per_second": round(
                 (observed.facts_published + observed.http_calls) / wall, 1
@@ -217,6 +229,10 @@ def summarize(world: World, observed: Observed, odr: list[dict[str, Any]]) -> di
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f} ms"
+
+
+def _moves(count: int) -> str:
+    return f"{count} move" + ("" if count == 1 else "s")
 
 
 def _pct(rate: str) -> str:
@@ -318,9 +334,14 @@ def render(summary: dict[str, Any], console: Console | None = None) -> None:
         f"  a seller's or reviewer's move → its decision: p50 {_ms(deciding['p50'])},"
         f" p95 {_ms(deciding['p95'])}, p99 {_ms(deciding['p99'])}"
     )
+    if run["refused_as_expected"]:
+        reasons = ", ".join(f"{reason} {n}" for reason, n in run["refused_as_expected"].items())
+        total = sum(run["refused_as_expected"].values())
+        console.print(f"[green]{_moves(total)} refused as their stories expect ({reasons})[/]")
     if run["rejected_moves"]:
         moves = run["rejected_moves"]
-        console.print(f"[red]{len(moves)} moves refused by the platform; first: {moves[0]}[/]")
+        count = run.get("rejected_moves_count", len(moves))
+        console.print(f"[red]{_moves(count)} refused that no story expects; first: {moves[0]}[/]")
     if run["http_failures"]:
         failures = run["http_failures"]
         console.print(f"[red]{len(failures)} API calls failed; first: {failures[0]}[/]")

@@ -291,7 +291,8 @@ class _Order:
         return self.price + self.shipping
 
     def money(self, amount: Decimal) -> dict[str, str]:
-        return {"amount": str(amount), "currency": self.seller.currency}
+        # Fixed-point, never an exponent ("50.00", not "5.0E+1"): the contract's amount form.
+        return {"amount": format(amount, "f"), "currency": self.seller.currency}
 
     @property
     def ship_by(self) -> datetime:
@@ -443,8 +444,8 @@ class _Order:
         return self.filing(filing_at, reason, contact=(contact_id, contact_at), **kwargs)
 
 
-def _call(party: Party, action: Action, body: dict[str, Any], hours: float) -> Call:
-    return Call(party, action, body, timedelta(hours=hours))
+def _call(party: Party, action: Action, body: dict[str, Any], hours: float, **kw: Any) -> Call:
+    return Call(party, action, body, timedelta(hours=hours), **kw)
 
 
 def _dispute(order: _Order, *evidence: dict[str, Any], hours: float = 20) -> Call:
@@ -660,8 +661,10 @@ def replacement_delivered(world: _Builder, order: _Order) -> Case | None:
             tracking_id=tracking,
         )
 
+    body = {"order_id": order.order_id, "response": response}
     reactions: tuple[Reaction, ...] = (
-        _call("seller", "response", {"order_id": order.order_id, "response": response}, 10),
+        # Decided when the carrier delivers it, days later: the response itself decides nothing.
+        _call("seller", "response", body, 10, decides=False),
         Fact(timedelta(hours=58), delivered),
     )
     expected = Expected("replaced", "seller", True, "response.replacement_delivered")
@@ -755,6 +758,137 @@ def over_order_total(world: _Builder, order: _Order) -> Case | None:
     return _case(order, Scenario.OVER_ORDER_TOTAL, expected, filing)
 
 
+# --- the dishonest seller's stories (issue #10: trust only what can be verified) -------------
+EVIDENCE_NOT_CORROBORATED: Final = "decision.evidence_not_corroborated"
+TRACKING_IS_THE_ORDERS: Final = "evidence.tracking_is_the_orders"
+SIGNATURE_AS_REPORTED: Final = "evidence.signature_as_reported"
+PARTIAL_REFUND: Final = "response.partial_refund"
+REPLACEMENT_LONGEST_DELIVERY: Final = timedelta(days=30)
+"""Issue #10: a replacement's estimated delivery lies at most this long after the response."""
+FAR_OUT: Final = timedelta(days=90)
+"""How far out the dishonest seller promises a replacement, counted from the filing."""
+
+
+def _invented_proof(
+    world: _Builder, order: _Order, scenario: Scenario, *, invent: Literal["tracking", "signature"]
+) -> Case | None:
+    """The parcel went out tracked and the carrier delivered it, unsigned: below the signature
+    threshold that is no fault, and no rule settles a not-received claim on it. The seller
+    disputes with a signed proof of delivery the carrier's facts do not back: under a tracking
+    id no carrier reported for the order, or with the real one and a signature the delivery
+    never had. Nothing is taken on the seller's word, so no rule funds the claim: it goes to a
+    reviewer with the discrepancy named. The reviewer, shown the forgery, grants the claim at
+    the seller's cost (a day later, well within the review window); a third of these sellers
+    appeal, and the appeal is upheld."""
+    shipped = order.ship(world)
+    delivered = order.deliver(world, shipped, signed=False)
+    filing = order.buyer_files_after_contact(world, delivered + timedelta(days=1), "not_received")
+    if order.total > SIGNATURE_THRESHOLD:
+        return None  # above it, an unsigned delivery makes the seller pay without a review
+    proof = {
+        "kind": "proof_of_delivery",
+        "carrier": order.carrier,
+        "tracking_id": order.tracking_id("X") if invent == "tracking" else order.tracking_id(),
+        "delivered_at": delivered.isoformat(),  # the carrier's own time, copied
+        "signature_obtained": True,
+    }
+    discrepancy = TRACKING_IS_THE_ORDERS if invent == "tracking" else SIGNATURE_AS_REPORTED
+    along = (EVIDENCE_NOT_CORROBORATED, discrepancy)
+    appeal: Literal["upheld"] | None = world.rng.choice((None, None, "upheld"))
+    if appeal == "upheld":
+        expected = granted("seller", "appeal.upheld", along=(*along, "review.decided_by_reviewer"))
+    else:
+        expected = granted("seller", "review.decided_by_reviewer", along=along)
+    return _case(
+        order,
+        scenario,
+        expected,
+        filing,
+        review=ReviewPlan("granted", "seller", appeal),
+        on_action_required=(_dispute(order, proof),),
+    )
+
+
+def invented_tracking(world: _Builder, order: _Order) -> Case | None:
+    return _invented_proof(world, order, Scenario.INVENTED_TRACKING, invent="tracking")
+
+
+def invented_signature(world: _Builder, order: _Order) -> Case | None:
+    return _invented_proof(world, order, Scenario.INVENTED_SIGNATURE, invent="signature")
+
+
+def _partial_refund(world: _Builder, order: _Order) -> tuple[Filing | None, Decimal, Call]:
+    """A damaged item, and the seller's refund of 30 to 70% of the amount claimed (the whole
+    order total) five hours after being asked. It closes nothing: the seller's 72 hours keep
+    running for what is still owed."""
+    _, filing = _damaged_claim(world, order)
+    part = (order.total * world.rng.randint(30, 70) / 100).quantize(Decimal("0.01"))
+    refund = {"action": "refund", "amount": order.money(part)}
+    body = {"order_id": order.order_id, "response": refund}
+    return filing, part, _call("seller", "response", body, 5, decides=False)
+
+
+def partial_refund_then_silent(world: _Builder, order: _Order) -> Case | None:
+    # Then nothing more: at the end of the 72 hours the seller's silence grants the rest of
+    # the claim, at the seller's cost, and the order counts as a defect.
+    filing, _, partial = _partial_refund(world, order)
+    expected = granted("seller", "decision.silent_seller_pays", along=(PARTIAL_REFUND,))
+    return _case(
+        order,
+        Scenario.PARTIAL_REFUND_THEN_SILENT,
+        expected,
+        filing,
+        on_action_required=(partial,),
+    )
+
+
+def partial_refund_then_rest(world: _Builder, order: _Order) -> Case | None:
+    # A day later, well inside the 72 hours, the seller refunds what is still owed: the
+    # refunds now reach the amount claimed and the claim closes refunded by the seller.
+    filing, part, partial = _partial_refund(world, order)
+    rest = {"action": "refund", "amount": order.money(order.total - part)}
+    rest_call = _call("seller", "response", {"order_id": order.order_id, "response": rest}, 30)
+    expected = Expected(
+        "refunded_by_seller", "seller", True, "response.refunded_by_seller", along=(PARTIAL_REFUND,)
+    )
+    return _case(
+        order,
+        Scenario.PARTIAL_REFUND_THEN_REST,
+        expected,
+        filing,
+        on_action_required=(partial, rest_call),
+    )
+
+
+def far_out_replacement(world: _Builder, order: _Order) -> Case | None:
+    """A defective item; the seller answers with a replacement due three months out, far past
+    the 30 days a replacement may take. The platform refuses that response and the claim stays
+    with the seller, its 72 hours running; the seller does nothing more, so the silence grants
+    the claim at the seller's cost."""
+    _, filing = _damaged_claim(world, order, "defective")
+    if filing is None:
+        return None
+    response = {
+        "action": "replacement_sent",
+        "carrier": order.carrier,
+        "tracking_id": order.tracking_id("R"),  # a new parcel, not the order's own
+        "estimated_delivery": (filing.at + FAR_OUT).isoformat(),
+    }
+    body = {"order_id": order.order_id, "response": response}
+    promise = _call(
+        "seller",
+        "response",
+        body,
+        10,
+        decides=False,
+        refused="replacement_estimate_out_of_bounds",
+    )
+    expected = granted("seller", "decision.silent_seller_pays")
+    return _case(
+        order, Scenario.FAR_OUT_REPLACEMENT, expected, filing, on_action_required=(promise,)
+    )
+
+
 def _filed_just_before_the_end(world: _Builder, order: _Order, days: float) -> Filing:
     """A claim filed ``days`` (at most 3.5) before the end, after a contact six days earlier.
     The order was placed 16+ days before the end and ships on time, so it was delivered by
@@ -804,6 +938,11 @@ _STORIES: Final[dict[Scenario, Story]] = {
     Scenario.OVER_ORDER_TOTAL: over_order_total,
     Scenario.AWAITING_SELLER: awaiting_seller,
     Scenario.AWAITING_REVIEWER: awaiting_reviewer,
+    Scenario.INVENTED_TRACKING: invented_tracking,
+    Scenario.INVENTED_SIGNATURE: invented_signature,
+    Scenario.PARTIAL_REFUND_THEN_SILENT: partial_refund_then_silent,
+    Scenario.PARTIAL_REFUND_THEN_REST: partial_refund_then_rest,
+    Scenario.FAR_OUT_REPLACEMENT: far_out_replacement,
 }
 
 
