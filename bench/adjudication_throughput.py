@@ -37,7 +37,8 @@ from contracts import codec
 from contracts.claims import ClaimActionRequired, ClaimDeadlines, ClaimFiled, ClaimState
 from contracts.envelope import Payload, wrap
 from contracts.topics import CLAIMS_COMMANDS, CLAIMS_EVENTS, ORDERS
-from tests.support.kafka import skip_to_end
+from servicekit.kafka import KafkaAccess
+from tests.support.kafka import kafka_from_env, kafka_settings, skip_to_end
 from tests.unit.adjudication.builders import (
     ESTIMATED_DELIVERY,
     filing,
@@ -80,10 +81,10 @@ def _order(index: int, run: str) -> tuple[list[Payload], Payload]:
 
 
 async def _count_events(
-    kafka: str, start: dict[TopicPartition, int], *, wanted: int, run: str, kind: str
+    kafka: KafkaAccess, start: dict[TopicPartition, int], *, wanted: int, run: str, kind: str
 ) -> float:
     """Seconds until ``wanted`` events of ``kind`` for this run's claims have been read."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.options(), enable_auto_commit=False)
     await consumer.start()
     seen = 0
     try:
@@ -101,8 +102,8 @@ async def _count_events(
         await consumer.stop()
 
 
-async def _ends(kafka: str, topic: str, partitions: int) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
+async def _ends(kafka: KafkaAccess, topic: str, partitions: int) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(**kafka.options(), enable_auto_commit=False)
     await consumer.start()
     try:
         parts = [TopicPartition(topic, p) for p in range(partitions)]
@@ -113,7 +114,7 @@ async def _ends(kafka: str, topic: str, partitions: int) -> dict[TopicPartition,
         await consumer.stop()
 
 
-async def _ours(kafka: str, postgres: str, claims: int) -> dict[str, Any]:
+async def _ours(kafka: KafkaAccess, postgres: str, claims: int) -> dict[str, Any]:
     run = uuid.uuid4().hex[:8]
     database = f"bench_{run}"
     admin = await asyncpg.connect(postgres)
@@ -123,7 +124,7 @@ async def _ours(kafka: str, postgres: str, claims: int) -> dict[str, Any]:
     await skip_to_end(kafka, group, [ORDERS.name, CLAIMS_COMMANDS.name])
     # Event time: deadlines follow the input (72 h after filing is not reached here).
     settings = AdjudicationSettings(
-        kafka_bootstrap_servers=kafka,
+        **kafka_settings(kafka),
         database_url=url,
         consumer_group=group,
         log_format="json",
@@ -131,9 +132,7 @@ async def _ours(kafka: str, postgres: str, claims: int) -> dict[str, Any]:
         database_pool_size=10,
         clock="event",
     )
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka, enable_idempotence=True, acks="all", linger_ms=5
-    )
+    producer = AIOKafkaProducer(**kafka.options(), enable_idempotence=True, acks="all", linger_ms=5)
     await producer.start()
     orders = [_order(i, run) for i in range(claims)]
     # Orders for the latency phase, whose commands are paced instead of backlogged.
@@ -181,14 +180,14 @@ async def _ours(kafka: str, postgres: str, claims: int) -> dict[str, Any]:
 
 
 async def _paced_latencies(
-    kafka: str, producer: AIOKafkaProducer, commands: list[Payload], *, rate: float
+    kafka: KafkaAccess, producer: AIOKafkaProducer, commands: list[Payload], *, rate: float
 ) -> list[float]:
     """Produce ``commands`` at ``rate`` for up to LATENCY_SECONDS; seconds from each send to
     its ``claim.action_required`` on ``claims.events.v1``."""
     count = min(len(commands), int(rate * LATENCY_SECONDS))
     sent: dict[str, float] = {}
     start = await _ends(kafka, CLAIMS_EVENTS.name, CLAIMS_EVENTS.partitions)
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.options(), enable_auto_commit=False)
     await consumer.start()
     consumer.assign(list(start))
     for partition, offset in start.items():
@@ -227,19 +226,17 @@ async def _paced_latencies(
     return latencies
 
 
-async def _baseline(kafka: str, claims: int) -> dict[str, Any]:
+async def _baseline(kafka: KafkaAccess, claims: int) -> dict[str, Any]:
     run = uuid.uuid4().hex[:8]
     scratch = f"bench.scratch.{run}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    admin = AIOKafkaAdminClient(**kafka.options())
     await admin.start()
     await admin.create_topics([NewTopic(scratch, CLAIMS_EVENTS.partitions, 1)])
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka, enable_idempotence=True, acks="all", linger_ms=5
-    )
+    producer = AIOKafkaProducer(**kafka.options(), enable_idempotence=True, acks="all", linger_ms=5)
     await producer.start()
     start = await _ends(kafka, CLAIMS_COMMANDS.name, CLAIMS_COMMANDS.partitions)
     await _produce(producer, [_order(i, run)[1] for i in range(claims)], FILED)
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.options(), enable_auto_commit=False)
     await consumer.start()
     consumer.assign(list(start))
     for partition, offset in start.items():
@@ -318,7 +315,7 @@ async def _baseline(kafka: str, claims: int) -> dict[str, Any]:
 
 
 async def _main(claims: int) -> dict[str, Any]:
-    kafka = _env("PLATFORM_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    kafka = kafka_from_env()
     postgres = _env("PLATFORM_POSTGRES_URL", "postgresql://atoz:atoz@127.0.0.1:5433/postgres")
     baseline = await _baseline(kafka, claims)
     ours = await _ours(kafka, postgres, claims)

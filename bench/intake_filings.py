@@ -26,6 +26,9 @@ from typing import Any
 
 from bench.intake_servers import BENCH_TOKEN
 from bench.load import LoadResult, closed_loop, open_loop, post_request, single
+from contracts.access import ADMIN
+from servicekit.kafka import KafkaAccess
+from tests.support.kafka import kafka_from_env
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -36,13 +39,13 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _kafka() -> str:
-    given = os.environ.get("PLATFORM_KAFKA_BOOTSTRAP_SERVERS")
-    if given:
-        return given
+def _kafka() -> KafkaAccess:
+    if os.environ.get("PLATFORM_KAFKA_BOOTSTRAP_SERVERS"):
+        return kafka_from_env()
     from devstack import api  # noqa: PLC0415  # only when no Kafka was given
 
-    return api.start(api.load_config(), postgres=False).kafka_bootstrap_servers
+    endpoints = api.start(api.load_config(), postgres=False)
+    return KafkaAccess(endpoints.kafka_bootstrap_servers, ADMIN, endpoints.kafka_passwords[ADMIN])
 
 
 def _requests(count: int = 2000) -> list[bytes]:
@@ -72,13 +75,19 @@ async def _wait_until_serving(port: int, request: bytes, within: float = 60.0) -
     raise RuntimeError(f"server on {port} never accepted a filing")
 
 
-async def _measure(kind: str, kafka: str, seconds: float, connections: int) -> dict[str, Any]:
+async def _measure(
+    kind: str, kafka: KafkaAccess, seconds: float, connections: int
+) -> dict[str, Any]:
     port = _free_port()
     command = [sys.executable, "-m", "bench.intake_servers", kind, "--port", str(port)]
-    command += ["--kafka", kafka]
+    env = os.environ | {
+        "PLATFORM_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "PLATFORM_KAFKA_USERNAME": kafka.username or "",
+        "PLATFORM_KAFKA_PASSWORD": kafka.password or "",
+    }
     # A long-lived child of our own making, stopped below; its arguments are not user input.
     server = subprocess.Popen(  # noqa: S603, ASYNC220
-        command, cwd=Path(__file__).parent.parent, stderr=subprocess.DEVNULL
+        command, cwd=Path(__file__).parent.parent, stderr=subprocess.DEVNULL, env=env
     )
     requests = _requests()
 

@@ -23,14 +23,16 @@ from contracts.topics import CLAIMS_COMMANDS
 from intake.app import create_app
 from intake.auth import TokenGrant, hash_token
 from intake.settings import IntakeSettings
+from servicekit.kafka import KafkaAccess
+from tests.support.kafka import kafka_from_env, kafka_settings
 
 BENCH_TOKEN: Final = "bench-buyer-token"
 BENCH_BUYER: Final = "buyer-bench"
 
 
-def ours(bootstrap_servers: str) -> FastAPI:
+def ours(kafka: KafkaAccess) -> FastAPI:
     settings = IntakeSettings(
-        kafka_bootstrap_servers=bootstrap_servers,
+        **kafka_settings(kafka),
         tokens=(TokenGrant(sha256=hash_token(BENCH_TOKEN), role="buyer", subject=BENCH_BUYER),),
         # Production logging: one JSON line per request (the process's stderr goes to /dev/null).
         log_format="json",
@@ -39,7 +41,7 @@ def ours(bootstrap_servers: str) -> FastAPI:
     return create_app(settings)
 
 
-def bare(bootstrap_servers: str) -> FastAPI:
+def bare(kafka: KafkaAccess) -> FastAPI:
     command = examples()[CLAIMS_COMMANDS.name][0]
     payload = codec.encode(command)
     key = codec.message_key(CLAIMS_COMMANDS, command)
@@ -49,7 +51,7 @@ def bare(bootstrap_servers: str) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # aiokafka clients are made inside the running loop, as intake's own publisher does.
         producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers, enable_idempotence=True, acks="all", linger_ms=1
+            **kafka.options(), enable_idempotence=True, acks="all", linger_ms=1
         )
         producers.append(producer)
         await producer.start()
@@ -73,9 +75,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("kind", choices=["ours", "bare"])
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--kafka", required=True)
     args = parser.parse_args()
-    app = ours(args.kafka) if args.kind == "ours" else bare(args.kafka)
+    kafka = kafka_from_env()  # PLATFORM_KAFKA_*, set by bench/intake_filings.py
+    app = ours(kafka) if args.kind == "ours" else bare(kafka)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 
 

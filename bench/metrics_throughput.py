@@ -41,6 +41,7 @@ from servicekit import postgres
 from servicekit.auth import TokenGrant
 from servicekit.consumer import Delivered
 from tests.support.clocks import WALL_CLOCK
+from tests.support.kafka import kafka_from_env, kafka_settings
 from tests.unit.adjudication.builders import placed
 
 RESULTS = Path(__file__).parent / "results"
@@ -186,9 +187,7 @@ async def _read_latency(admin_url: str, orders: int, sellers: int, reads: int) -
         app = create_app(
             MetricsSettings(
                 database_url=admin_url.rsplit("/", 1)[0] + "/" + name,
-                kafka_bootstrap_servers=os.environ.get(
-                    "PLATFORM_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"
-                ),
+                **kafka_settings(kafka_from_env()),
                 tokens=(grant,),
                 log_format="json",
                 log_level="warning",

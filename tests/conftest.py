@@ -15,6 +15,7 @@ import asyncpg
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+from servicekit.kafka import KafkaAccess
 from tests.support.infrastructure import Infrastructure, ensure_topics, provide
 
 # CI runs the property and fuzz tests on a fixed set of examples, so a submission's result does
@@ -34,9 +35,10 @@ def infrastructure() -> Iterator[Infrastructure]:
 
 
 @pytest.fixture(scope="session")
-async def kafka_bootstrap_servers(infrastructure: Infrastructure) -> str:
-    await ensure_topics(infrastructure.kafka_bootstrap_servers)
-    return infrastructure.kafka_bootstrap_servers
+async def kafka(infrastructure: Infrastructure) -> KafkaAccess:
+    """The broker, as its admin, with every topic of the contracts."""
+    await ensure_topics(infrastructure.kafka)
+    return infrastructure.kafka
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,9 @@ from typing import Any
 
 import pytest
 
+from contracts.access import ADMIN
+from servicekit.kafka import KafkaAccess
+
 ROOT = Path(__file__).resolve().parents[2]
 # Below Linux's ephemeral range (32768+): a client retrying a port that is not listening yet
 # can otherwise connect to itself and hold the port the server then fails to bind.
@@ -37,7 +40,7 @@ class RunningPlatform:
     tokens: dict[str, str]
     seller_ids: list[str]
     summary: dict[str, Any]
-    kafka_bootstrap_servers: str
+    kafka: KafkaAccess
     up_output: str
 
 
@@ -82,7 +85,11 @@ def running_platform() -> Iterator[RunningPlatform]:
             tokens={role: grant["token"] for role, grant in tokens.items()},
             seller_ids=[row["seller_id"] for row in summary["odr"]],
             summary=summary,
-            kafka_bootstrap_servers=f"127.0.0.1:{PORTS['DEVSTACK_KAFKA_PORT']}",
+            kafka=KafkaAccess(
+                f"127.0.0.1:{PORTS['DEVSTACK_KAFKA_PORT']}",
+                ADMIN,
+                json.loads((home / "kafka" / "credentials.json").read_text())[ADMIN],
+            ),
             up_output=output,
         )
     finally:

@@ -20,6 +20,7 @@ from contracts.orders import OrderFact
 from contracts.schema_export import DEFAULT_OUTPUT
 from contracts.topics import CLAIMS_COMMANDS, CLAIMS_EVENTS, ORDERS, SELLERS_HEALTH, Topic, by_name
 from marketsim.odr_check import recompute
+from servicekit.kafka import KafkaAccess
 from tests.e2e.conftest import RunningPlatform
 
 pytestmark = pytest.mark.e2e
@@ -50,9 +51,9 @@ def test_every_simulated_claim_reached_the_outcome_the_policy_gives(
     assert {"granted/seller", "granted/platform", "denied/none"} <= set(summary["resolutions"])
 
 
-async def _records(bootstrap: str, *topics: Topic) -> dict[str, list[Any]]:
+async def _records(kafka: KafkaAccess, *topics: Topic) -> dict[str, list[Any]]:
     """Every record of ``topics``, from offset zero, by topic, each partition in order."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.options(), enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = [TopicPartition(t.name, p) for t in topics for p in range(t.partitions)]
@@ -68,10 +69,10 @@ async def _records(bootstrap: str, *topics: Topic) -> dict[str, list[Any]]:
         await consumer.stop()
 
 
-async def _read_from_scratch(bootstrap: str) -> list[OrderFact | ClaimEvent]:
+async def _read_from_scratch(kafka: KafkaAccess) -> list[OrderFact | ClaimEvent]:
     """Every order fact and claim event on the topics, from offset zero."""
     found: list[OrderFact | ClaimEvent] = []
-    for name, records in (await _records(bootstrap, ORDERS, CLAIMS_EVENTS)).items():
+    for name, records in (await _records(kafka, ORDERS, CLAIMS_EVENTS)).items():
         for record in records:
             data = codec.decode(by_name(name), record.value).data
             if isinstance(data, OrderFact | ClaimEvent):
@@ -83,7 +84,7 @@ async def test_every_message_the_platform_published_validates_against_its_publis
     running_platform: RunningPlatform,
 ) -> None:
     published = (CLAIMS_COMMANDS, CLAIMS_EVENTS, SELLERS_HEALTH)
-    found = await _records(running_platform.kafka_bootstrap_servers, *published)
+    found = await _records(running_platform.kafka, *published)
     for topic in published:
         schema = json.loads((DEFAULT_OUTPUT / f"topic.{topic.name}.json").read_text())
         validator = jsonschema_rs.validator_for(schema, validate_formats=True)
@@ -97,9 +98,7 @@ async def test_every_message_the_platform_published_validates_against_its_publis
 async def test_each_claims_versions_run_one_two_three_without_a_gap(
     running_platform: RunningPlatform,
 ) -> None:
-    records = (await _records(running_platform.kafka_bootstrap_servers, CLAIMS_EVENTS))[
-        CLAIMS_EVENTS.name
-    ]
+    records = (await _records(running_platform.kafka, CLAIMS_EVENTS))[CLAIMS_EVENTS.name]
     versions: dict[str, list[int]] = {}
     # A claim's events share its order's partition, so their offsets give their order.
     for record in sorted(records, key=lambda r: (r.partition, r.offset)):
@@ -114,7 +113,7 @@ async def test_each_claims_versions_run_one_two_three_without_a_gap(
 async def test_each_sellers_rate_on_the_api_equals_a_recomputation_from_the_events(
     running_platform: RunningPlatform,
 ) -> None:
-    events = await _read_from_scratch(running_platform.kafka_bootstrap_servers)
+    events = await _read_from_scratch(running_platform.kafka)
     headers = {"Authorization": f"Bearer {running_platform.tokens['service']}"}
     metrics = running_platform.api["metrics"]
     compared = 0

@@ -24,6 +24,8 @@ from contracts.topics import ORDERS
 from devstack import services
 from devstack.api import Endpoints
 from devstack.config import load_config
+from servicekit.kafka import KafkaAccess
+from tests.support.infrastructure import Infrastructure
 from tests.unit.adjudication.builders import placed, shipped
 
 pytestmark = pytest.mark.e2e
@@ -48,13 +50,18 @@ def platform(
     service_databases: None,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    kafka_bootstrap_servers: str,
-    postgres_url: str,
+    kafka: KafkaAccess,
+    infrastructure: Infrastructure,
 ) -> Iterator[dict[str, Any]]:
     for name, port in PORTS.items():
         monkeypatch.setenv(f"DEVSTACK_{name.upper()}_PORT", str(port))
     config = load_config({"DEVSTACK_HOME": str(tmp_path / "home")})
-    endpoints = Endpoints(kafka_bootstrap_servers, postgres_url)
+    # Each service as its own principal, as ./platform up runs them.
+    endpoints = Endpoints(
+        kafka.bootstrap_servers,
+        infrastructure.postgres_url,
+        kafka_passwords=infrastructure.kafka_passwords,
+    )
     services.start(config, endpoints, timeout_s=120)
     try:
         yield {"tokens": services.tokens(config), "logs": config.logs_dir}
@@ -74,7 +81,7 @@ async def _wait(read: Any, done: Any, within: float = 60.0) -> Any:
 
 
 async def test_a_claim_goes_from_intake_through_adjudication_to_the_sellers_odr(
-    platform: dict[str, Any], kafka_bootstrap_servers: str
+    platform: dict[str, Any], kafka: KafkaAccess
 ) -> None:
     tokens = platform["tokens"]
     buyer, seller = tokens["buyer"], tokens["seller"]
@@ -114,9 +121,7 @@ async def test_a_claim_goes_from_intake_through_adjudication_to_the_sellers_odr(
             now - timedelta(days=6),
         ),
     ]
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka_bootstrap_servers, enable_idempotence=True, acks="all"
-    )
+    producer = AIOKafkaProducer(**kafka.options(), enable_idempotence=True, acks="all")
     await producer.start()
     try:
         for payload, at in facts:

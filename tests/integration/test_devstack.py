@@ -60,7 +60,7 @@ def test_the_env_file_names_the_endpoints(endpoints: Endpoints) -> None:
 
 
 async def test_every_contract_topic_exists_with_its_partitions(endpoints: Endpoints) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=endpoints.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**endpoints.kafka_options())
     await admin.start()
     try:
         described = {t["topic"]: t for t in await admin.describe_topics()}
@@ -73,12 +73,12 @@ async def test_every_contract_topic_exists_with_its_partitions(endpoints: Endpoi
 
 async def test_kafka_round_trips_a_message_through_a_consumer_group(endpoints: Endpoints) -> None:
     topic = f"devstack-selftest-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=endpoints.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**endpoints.kafka_options())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, 1, 1)])
         producer = AIOKafkaProducer(
-            bootstrap_servers=endpoints.kafka_bootstrap_servers, enable_idempotence=True, acks="all"
+            **endpoints.kafka_options(), enable_idempotence=True, acks="all"
         )
         await producer.start()
         try:
@@ -89,7 +89,7 @@ async def test_kafka_round_trips_a_message_through_a_consumer_group(endpoints: E
         # A group exercises the offsets topic, which only works with replication factor 1.
         consumer = AIOKafkaConsumer(
             topic,
-            bootstrap_servers=endpoints.kafka_bootstrap_servers,
+            **endpoints.kafka_options(),
             group_id=f"{topic}-group",
             auto_offset_reset="earliest",
             enable_auto_commit=False,

@@ -15,7 +15,8 @@ from fastapi import FastAPI
 from contracts import codec
 from contracts.topics import CLAIMS_COMMANDS
 from intake.app import create_app
-from tests.support.kafka import tail
+from servicekit.kafka import KafkaAccess
+from tests.support.kafka import kafka_settings, tail
 from tests.unit.intake.conftest import bearer, intake_settings
 from tests.unit.intake.test_publishing import ENDPOINTS
 
@@ -30,17 +31,17 @@ async def _client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def live_intake(kafka_bootstrap_servers: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(intake_settings(kafka_bootstrap_servers=kafka_bootstrap_servers))
+async def live_intake(kafka: KafkaAccess) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(intake_settings(**kafka_settings(kafka)))
     async for client in _client(app):
         yield client
 
 
 async def test_every_endpoint_lands_its_command_on_the_topic_keyed_by_order_id(
-    live_intake: httpx.AsyncClient, kafka_bootstrap_servers: str
+    live_intake: httpx.AsyncClient, kafka: KafkaAccess
 ) -> None:
     assert (await live_intake.get("/health/ready")).status_code == 200
-    async with tail(kafka_bootstrap_servers, CLAIMS_COMMANDS.name) as commands:
+    async with tail(kafka, CLAIMS_COMMANDS.name) as commands:
         accepted: dict[str, dict[str, Any]] = {}
         for who, path, body, command_type in ENDPOINTS:
             response = await live_intake.post(path, json=body, headers=bearer(who))
@@ -59,11 +60,11 @@ async def test_every_endpoint_lands_its_command_on_the_topic_keyed_by_order_id(
 
 
 async def test_an_idempotent_retry_publishes_the_same_message_id(
-    live_intake: httpx.AsyncClient, kafka_bootstrap_servers: str
+    live_intake: httpx.AsyncClient, kafka: KafkaAccess
 ) -> None:
     _, path, body, _ = ENDPOINTS[0]
     headers = bearer("buyer") | {"Idempotency-Key": "integration-retry"}
-    async with tail(kafka_bootstrap_servers, CLAIMS_COMMANDS.name) as commands:
+    async with tail(kafka, CLAIMS_COMMANDS.name) as commands:
         first = (await live_intake.post(path, json=body, headers=headers)).json()
         second = (await live_intake.post(path, json=body, headers=headers)).json()
         records = await commands.collect(

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 import pytest
 
 from intake.auth import hash_token
+from servicekit.kafka import KafkaAccess
+from tests.support.kafka import kafka_settings
 from tests.unit.intake.conftest import filing
 
 pytestmark = pytest.mark.integration
@@ -30,10 +32,15 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def intake_process(kafka_bootstrap_servers: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+def intake_process(kafka: KafkaAccess) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     port = _free_port()
     grants = [{"sha256": hash_token(TOKEN), "role": "buyer", "subject": "buyer-42"}]
-    env = {**os.environ, "INTAKE_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers,
+    settings = {
+        f"INTAKE_{key.upper()}": str(value)
+        for key, value in kafka_settings(kafka).items()
+        if value is not None
+    }
+    env = {**os.environ, **settings,
            "INTAKE_HTTP_PORT": str(port), "INTAKE_TOKENS": json.dumps(grants),
            "INTAKE_LOG_FORMAT": "json"}  # fmt: skip
     process = subprocess.Popen(  # our own interpreter and module

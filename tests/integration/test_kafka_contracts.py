@@ -12,19 +12,18 @@ from contracts import codec
 from contracts.envelope import Envelope
 from contracts.examples import examples
 from contracts.topics import by_name
+from servicekit.kafka import KafkaAccess
 
 pytestmark = pytest.mark.integration
 
 
 async def test_every_contract_message_round_trips_through_the_real_broker(
-    kafka_bootstrap_servers: str,
+    kafka: KafkaAccess,
 ) -> None:
     run = uuid.uuid4().hex
     # A fresh correlation id marks this run's messages among whatever the topics already hold.
     sent: dict[tuple[str, int, int], Envelope[Any]] = {}
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka_bootstrap_servers, enable_idempotence=True, acks="all"
-    )
+    producer = AIOKafkaProducer(**kafka.options(), enable_idempotence=True, acks="all")
     await producer.start()
     try:
         for topic_name, envelopes in examples().items():
@@ -38,7 +37,7 @@ async def test_every_contract_message_round_trips_through_the_real_broker(
     finally:
         await producer.stop()
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.options(), enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = {TopicPartition(t, p) for (t, p, _) in sent}
@@ -65,12 +64,10 @@ async def test_every_contract_message_round_trips_through_the_real_broker(
         assert record.key == codec.message_key(topic, envelope)
 
 
-async def test_same_key_lands_on_the_same_partition(kafka_bootstrap_servers: str) -> None:
+async def test_same_key_lands_on_the_same_partition(kafka: KafkaAccess) -> None:
     topic = by_name("orders.v1")
     envelope = examples()[topic.name][0]
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka_bootstrap_servers, enable_idempotence=True, acks="all"
-    )
+    producer = AIOKafkaProducer(**kafka.options(), enable_idempotence=True, acks="all")
     await producer.start()
     try:
         partitions = {

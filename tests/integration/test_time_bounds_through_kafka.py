@@ -31,8 +31,8 @@ from contracts.orders import FeedbackPosted
 from contracts.topics import CLAIMS_COMMANDS, CLAIMS_EVENTS, ORDERS, Topic
 from metrics.app import create_app as metrics_app
 from metrics.settings import MetricsSettings
-from servicekit.kafka import utc_now
-from tests.support.kafka import skip_to_end, tail
+from servicekit.kafka import KafkaAccess, utc_now
+from tests.support.kafka import kafka_settings, skip_to_end, tail
 from tests.unit.adjudication.builders import contacted, filing, placed, shipped
 
 pytestmark = pytest.mark.integration
@@ -69,8 +69,8 @@ class _Sender:
 
 
 @pytest.fixture
-async def producer(kafka_bootstrap_servers: str) -> AsyncIterator[AIOKafkaProducer]:
-    client = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap_servers, acks="all")
+async def producer(kafka: KafkaAccess) -> AsyncIterator[AIOKafkaProducer]:
+    client = AIOKafkaProducer(**kafka.options(), acks="all")
     await client.start()
     try:
         yield client
@@ -79,13 +79,13 @@ async def producer(kafka_bootstrap_servers: str) -> AsyncIterator[AIOKafkaProduc
 
 
 async def _adjudication(
-    kafka: str, database_url: str, **settings: Any
+    kafka: KafkaAccess, database_url: str, **settings: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
     group = f"adjudication-tb-{uuid.uuid4().hex[:8]}"
     await skip_to_end(kafka, group, [ORDERS.name, CLAIMS_COMMANDS.name])
     app = adjudication_app(
         AdjudicationSettings(
-            kafka_bootstrap_servers=kafka,
+            **kafka_settings(kafka),
             database_url=database_url,
             consumer_group=group,
             scheduler_interval_seconds=0.1,
@@ -147,13 +147,13 @@ async def _newest_event_time(database_url: str) -> datetime:
 
 
 async def test_on_event_time_the_2030_and_9999_messages_change_nothing(
-    kafka_bootstrap_servers: str, database_url: str, producer: AIOKafkaProducer
+    kafka: KafkaAccess, database_url: str, producer: AIOKafkaProducer
 ) -> None:
     admitted, held = _Sender(producer), _Sender(producer)
-    async for _ in _adjudication(kafka_bootstrap_servers, database_url, clock="event"):
+    async for _ in _adjudication(kafka, database_url, clock="event"):
         async with (
-            tail(kafka_bootstrap_servers, CLAIMS_EVENTS.name) as events,
-            tail(kafka_bootstrap_servers, ORDERS.dlq) as dead,
+            tail(kafka, CLAIMS_EVENTS.name) as events,
+            tail(kafka, ORDERS.dlq) as dead,
         ):
             # A claim waiting for its seller (72 hours) and one held for its order (24 hours).
             await admitted.send(_placed_days_before(T), T - timedelta(days=7))
@@ -195,12 +195,12 @@ async def test_on_event_time_the_2030_and_9999_messages_change_nothing(
 
 
 async def test_on_the_wall_clock_a_stated_time_is_recorded_never_believed_as_now(
-    kafka_bootstrap_servers: str, database_url: str, producer: AIOKafkaProducer
+    kafka: KafkaAccess, database_url: str, producer: AIOKafkaProducer
 ) -> None:
     now = utc_now()
     early, backdated = _Sender(producer), _Sender(producer)
-    async for _ in _adjudication(kafka_bootstrap_servers, database_url, clock="wall"):
-        async with tail(kafka_bootstrap_servers, CLAIMS_EVENTS.name) as events:
+    async for _ in _adjudication(kafka, database_url, clock="wall"):
+        async with tail(kafka, CLAIMS_EVENTS.name) as events:
             soon = {
                 "placed_at": now - timedelta(days=2),
                 "ship_by": now - timedelta(days=1),
@@ -235,13 +235,13 @@ async def test_on_the_wall_clock_a_stated_time_is_recorded_never_believed_as_now
 
 
 async def test_metrics_refuses_a_fact_from_2030_and_its_day_does_not_move(
-    kafka_bootstrap_servers: str, database_url: str, producer: AIOKafkaProducer
+    kafka: KafkaAccess, database_url: str, producer: AIOKafkaProducer
 ) -> None:
     group = f"metrics-tb-{uuid.uuid4().hex[:8]}"
-    await skip_to_end(kafka_bootstrap_servers, group, [ORDERS.name, CLAIMS_EVENTS.name])
+    await skip_to_end(kafka, group, [ORDERS.name, CLAIMS_EVENTS.name])
     app = metrics_app(
         MetricsSettings(
-            kafka_bootstrap_servers=kafka_bootstrap_servers,
+            **kafka_settings(kafka),
             database_url=database_url,
             consumer_group=group,
             clock="event",
@@ -251,7 +251,7 @@ async def test_metrics_refuses_a_fact_from_2030_and_its_day_does_not_move(
     order = _Sender(producer)
     async with (
         LifespanManager(app, startup_timeout=60, shutdown_timeout=60),
-        tail(kafka_bootstrap_servers, ORDERS.dlq) as dead,
+        tail(kafka, ORDERS.dlq) as dead,
     ):
         await order.send(placed(placed_at=T, seller_id="seller-tb"), T)
         feedback = FeedbackPosted(

@@ -1,37 +1,56 @@
 """Where the tests find a real Kafka and PostgreSQL, in order of preference.
 
 1. ``PLATFORM_KAFKA_BOOTSTRAP_SERVERS`` and ``PLATFORM_POSTGRES_URL`` in the environment (any
-   servers you already run; the README's test command sets them after starting the launcher);
+   servers you already run; the README's test command sets them after starting the launcher),
+   with ``PLATFORM_KAFKA_USERNAME`` / ``PLATFORM_KAFKA_PASSWORD`` (an admin: the tests create
+   topics and principals) and ``PLATFORM_KAFKA_CREDENTIALS_FILE`` (the principals' passwords);
 2. testcontainers, when a Docker engine answers (official ``apache/kafka`` and ``postgres``);
 3. the project's own launcher (``deploy/local``): jars from Maven Central, Debian's PostgreSQL.
 
 Whatever the source, the project's topics are created (idempotently, by the launcher's own
-code) before tests run.
+code) before tests run. A broker given without the principals' passwords gets fresh ones (the
+tests set them as its admin), so point the tests at a broker of their own.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
+from contracts.access import ADMIN, ALL_NAMES
 from contracts.topics import topics_to_create
+from devstack import access
 from devstack.kafka import ensure_topics as create_missing
+from servicekit.kafka import KafkaAccess
 
 ENV_KAFKA = "PLATFORM_KAFKA_BOOTSTRAP_SERVERS"
+ENV_KAFKA_USERNAME = "PLATFORM_KAFKA_USERNAME"
+ENV_KAFKA_PASSWORD = "PLATFORM_KAFKA_PASSWORD"  # the variable's name
+ENV_KAFKA_CREDENTIALS = "PLATFORM_KAFKA_CREDENTIALS_FILE"
 ENV_POSTGRES = "PLATFORM_POSTGRES_URL"
 KAFKA_IMAGE = "apache/kafka:4.1.1"
 POSTGRES_IMAGE = "postgres:15"
+DOCKER_KAFKA = Path(__file__).resolve().parents[2] / "deploy" / "docker" / "kafka"
 
 
 @dataclass(frozen=True, slots=True)
 class Infrastructure:
-    """Addresses of the servers the tests use, and where they came from."""
+    """The servers the tests use (Kafka as its admin), every Kafka principal's password, and
+    where the servers came from."""
 
-    kafka_bootstrap_servers: str
+    kafka: KafkaAccess
     postgres_url: str
     source: str
+    kafka_passwords: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def kafka_as(self, principal: str) -> KafkaAccess:
+        """The broker, as one of the principals of ``contracts.access``."""
+        return self.kafka.as_user(principal, self.kafka_passwords[principal])
 
 
 def docker_engine_answers() -> bool:
@@ -51,34 +70,27 @@ def _from_testcontainers() -> Iterator[Infrastructure]:
     from testcontainers.core.waiting_utils import wait_for_logs  # noqa: PLC0415
     from testcontainers.postgres import PostgresContainer  # noqa: PLC0415
 
-    # The official image is configured like Kafka's own docker examples: one KRaft node whose
-    # client listener is advertised on the port Docker maps to the host.
-    kafka = DockerContainer(KAFKA_IMAGE).with_bind_ports(9092, 29092)
-    kafka_env = {
-        "KAFKA_NODE_ID": "1",
-        "KAFKA_PROCESS_ROLES": "broker,controller",
-        "KAFKA_LISTENERS": "PLAINTEXT://:9092,CONTROLLER://:9093",
-        "KAFKA_ADVERTISED_LISTENERS": "PLAINTEXT://localhost:29092",
-        "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
-        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-        "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@localhost:9093",
-        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
-        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
-        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
-        "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR": "1",
-        "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR": "1",
-        "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
-        "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false",
-    }
-    for key, value in kafka_env.items():
-        kafka = kafka.with_env(key, value)
+    # The official image run as docker compose runs it (deploy/docker/kafka): SASL/SCRAM on
+    # every listener, the StandardAuthorizer; its external listener on the port Docker maps.
+    passwords = {name: secrets.token_urlsafe(24) for name in ALL_NAMES}
+    kafka = (
+        DockerContainer(KAFKA_IMAGE)
+        .with_bind_ports(9092, 29092)
+        .with_volume_mapping(str(DOCKER_KAFKA), "/etc/atoz/kafka", "ro")
+        .with_kwargs(entrypoint=["/bin/bash", "/etc/atoz/kafka/start.sh"])
+        .with_env("KAFKA_ADMIN_PASSWORD", passwords[ADMIN])
+        .with_env("KAFKA_INTERNAL_HOST", "localhost")
+        .with_env("KAFKA_EXTERNAL_ADDRESS", "localhost:29092")
+    )
     postgres = PostgresContainer(POSTGRES_IMAGE, username="atoz", password="atoz", driver=None)
     with kafka, postgres:
         wait_for_logs(kafka, "Kafka Server started", timeout=120)
+        access.apply("localhost:29092", passwords)
         yield Infrastructure(
-            kafka_bootstrap_servers="localhost:29092",
+            kafka=KafkaAccess("localhost:29092", ADMIN, passwords[ADMIN]),
             postgres_url=postgres.get_connection_url(),
             source="testcontainers",
+            kafka_passwords=passwords,
         )
 
 
@@ -91,9 +103,12 @@ def _from_launcher() -> Iterator[Infrastructure]:
     endpoints = api.start(config)
     try:
         yield Infrastructure(
-            kafka_bootstrap_servers=endpoints.kafka_bootstrap_servers,
+            kafka=KafkaAccess(
+                endpoints.kafka_bootstrap_servers, ADMIN, endpoints.kafka_passwords[ADMIN]
+            ),
             postgres_url=endpoints.postgres_url,
             source="launcher",
+            kafka_passwords=endpoints.kafka_passwords,
         )
     finally:
         # Leave servers we found running as they were: they belong to whoever started them.
@@ -106,7 +121,7 @@ def provide() -> Iterator[Infrastructure]:
     """Yield servers for a test session, started here only when nothing was given."""
     kafka, postgres = os.environ.get(ENV_KAFKA), os.environ.get(ENV_POSTGRES)
     if kafka and postgres:
-        yield Infrastructure(kafka, postgres, source="environment")
+        yield _from_environment(kafka, postgres)
     elif docker_engine_answers():
         with _from_testcontainers() as found:
             yield found
@@ -115,6 +130,22 @@ def provide() -> Iterator[Infrastructure]:
             yield found
 
 
-async def ensure_topics(bootstrap_servers: str) -> None:
+def _from_environment(bootstrap_servers: str, postgres_url: str) -> Infrastructure:
+    username = os.environ.get(ENV_KAFKA_USERNAME) or None
+    admin = KafkaAccess(bootstrap_servers, username, os.environ.get(ENV_KAFKA_PASSWORD))
+    credentials = os.environ.get(ENV_KAFKA_CREDENTIALS)
+    if credentials:
+        passwords = {str(k): str(v) for k, v in json.loads(Path(credentials).read_text()).items()}
+    elif username:
+        # A broker given with its admin only: its principals get passwords of this session.
+        passwords = {name: secrets.token_urlsafe(24) for name in ALL_NAMES}
+        passwords[ADMIN] = admin.password or ""
+        access.apply(bootstrap_servers, passwords)
+    else:
+        passwords = {}  # a broker without authentication: the ACL tests cannot run
+    return Infrastructure(admin, postgres_url, source="environment", kafka_passwords=passwords)
+
+
+async def ensure_topics(kafka: KafkaAccess) -> None:
     """Create every topic of the contracts that does not exist yet, as the launcher does."""
-    await create_missing(bootstrap_servers, topics_to_create())
+    await create_missing(kafka.options(), topics_to_create())

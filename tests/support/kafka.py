@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,6 +11,17 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts.topics import DLQ_PARTITIONS, DLQ_SUFFIX, by_name
+from servicekit.kafka import KafkaAccess
+
+
+def kafka_settings(kafka: KafkaAccess) -> dict[str, Any]:
+    """A service's Kafka settings for ``kafka`` (its address and principal)."""
+    return {
+        "kafka_bootstrap_servers": kafka.bootstrap_servers,
+        "kafka_username": kafka.username,
+        "kafka_password": kafka.password,
+        "kafka_security_protocol": kafka.security_protocol,
+    }
 
 
 class TopicTail:
@@ -40,9 +52,9 @@ def _partition_count(topic: str) -> int:
 
 
 @asynccontextmanager
-async def tail(bootstrap_servers: str, topic: str) -> AsyncIterator[TopicTail]:
+async def tail(kafka: KafkaAccess, topic: str) -> AsyncIterator[TopicTail]:
     """Open a :class:`TopicTail` on ``topic`` (no consumer group: nothing is committed)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.options(), enable_auto_commit=False)
     await consumer.start()
     try:
         # Topics are created from the contracts, so their partition ids are known up front.
@@ -56,12 +68,10 @@ async def tail(bootstrap_servers: str, topic: str) -> AsyncIterator[TopicTail]:
         await consumer.stop()
 
 
-async def skip_to_end(bootstrap_servers: str, group_id: str, topics: list[str]) -> None:
+async def skip_to_end(kafka: KafkaAccess, group_id: str, topics: list[str]) -> None:
     """Commit the current end of ``topics`` for ``group_id``, so a service consuming as that
     group starts with what a test sends next, not with everything the topics already hold."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, group_id=group_id, enable_auto_commit=False
-    )
+    consumer = AIOKafkaConsumer(**kafka.options(), group_id=group_id, enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = [TopicPartition(t, p) for t in topics for p in range(_partition_count(t))]
@@ -71,3 +81,13 @@ async def skip_to_end(bootstrap_servers: str, group_id: str, topics: list[str]) 
         await consumer.commit(positions)
     finally:
         await consumer.stop()
+
+
+def kafka_from_env(default: str = "127.0.0.1:9092") -> KafkaAccess:
+    """The broker named by ``PLATFORM_KAFKA_*`` (as ``devstack env`` prints them): for the
+    benchmarks, run by hand against a platform someone started."""
+    return KafkaAccess(
+        os.environ.get("PLATFORM_KAFKA_BOOTSTRAP_SERVERS", default),
+        os.environ.get("PLATFORM_KAFKA_USERNAME") or None,
+        os.environ.get("PLATFORM_KAFKA_PASSWORD") or None,
+    )

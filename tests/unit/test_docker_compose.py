@@ -20,16 +20,24 @@ import pytest
 import yaml
 
 from adjudication.settings import AdjudicationSettings
+from contracts.access import ALL_NAMES, PRINCIPALS, principal
 from contracts.topics import topics_to_create
 from dashboard.settings import DashboardSettings
+from devstack import compose as compose_scripts
+from devstack.access import grants
+from devstack.config import load_config
+from devstack.kafka import server_settings
 from intake.settings import IntakeSettings
 from metrics.settings import MetricsSettings
 from servicekit.settings import ServiceSettings
+from tests.unit.devstack.test_devstack_kafka_config import parse_properties
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 DOCKERFILE = REPO_ROOT / "deploy" / "docker" / "Dockerfile"
 POSTGRES_INIT_SQL = REPO_ROOT / "deploy" / "docker" / "postgres-init.sql"
+KAFKA_PROPERTIES = REPO_ROOT / "deploy" / "docker" / "kafka" / "server.properties"
+KAFKA_INIT = REPO_ROOT / "deploy" / "docker" / "kafka" / "init.sh"
 DOCKERIGNORE = REPO_ROOT / ".dockerignore"
 
 SETTINGS: dict[str, type[ServiceSettings]] = {
@@ -105,16 +113,18 @@ def option(tokens: list[str], name: str) -> str | None:
     return tokens[tokens.index(name) + 1]
 
 
-def topic_create_commands(services: dict[str, dict[str, Any]]) -> list[list[str]]:
-    """Each ``kafka-topics.sh --create`` command of kafka-init's script, as argv lists."""
-    command = services["kafka-init"].get("command", "")
-    script = command if isinstance(command, str) else "\n".join(command)
+def init_commands() -> list[list[str]]:
+    """Each command of kafka-init's script (deploy/docker/kafka/init.sh), as argv lists."""
     commands = []
-    for line in script.replace("\\\n", " ").splitlines():
+    for line in KAFKA_INIT.read_text(encoding="utf-8").splitlines():
         tokens = shlex.split(line, comments=True)
-        if "--create" in tokens:
+        if tokens and tokens[0].startswith("$bin/"):
             commands.append(tokens)
     return commands
+
+
+def topic_create_commands() -> list[list[str]]:
+    return [tokens for tokens in init_commands() if "--create" in tokens]
 
 
 def healthcheck_text(service: dict[str, Any]) -> str:
@@ -122,9 +132,18 @@ def healthcheck_text(service: dict[str, Any]) -> str:
     return test if isinstance(test, str) else " ".join(test)
 
 
+def broker_properties(services: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """The compose broker's server.properties, filled in as start.sh fills it."""
+    env = environment(services["kafka"])
+    text = KAFKA_PROPERTIES.read_text(encoding="utf-8")
+    text = text.replace("@INTERNAL_HOST@", env["KAFKA_INTERNAL_HOST"])
+    text = text.replace("@EXTERNAL_ADDRESS@", env["KAFKA_EXTERNAL_ADDRESS"])
+    return parse_properties(text.replace("@ADMIN_PASSWORD@", "secret"))
+
+
 def kafka_internal_bootstrap(services: dict[str, dict[str, Any]]) -> str:
     """host:port of the advertised listener whose host is the kafka service's own name."""
-    advertised = environment(services["kafka"])["KAFKA_ADVERTISED_LISTENERS"]
+    advertised = broker_properties(services)["advertised.listeners"]
     for listener in advertised.split(","):
         address = listener.split("://", 1)[1]
         if address.rsplit(":", 1)[0] == "kafka":
@@ -209,12 +228,10 @@ def test_every_service_waited_for_as_healthy_has_a_healthcheck(
 # --- Kafka and its topics ---------------------------------------------------------------------
 
 
-def test_compose_creates_every_contract_topic_with_its_partition_count(
-    services: dict[str, dict[str, Any]],
-) -> None:
+def test_compose_creates_every_contract_topic_with_its_partition_count() -> None:
     created = [
         (option(tokens, "--topic"), int(option(tokens, "--partitions") or 0))
-        for tokens in topic_create_commands(services)
+        for tokens in topic_create_commands()
     ]
     assert sorted(created) == sorted(topics_to_create())
 
@@ -222,7 +239,7 @@ def test_compose_creates_every_contract_topic_with_its_partition_count(
 def test_topic_creation_can_run_again_and_replicates_once_on_the_single_broker(
     services: dict[str, dict[str, Any]],
 ) -> None:
-    commands = topic_create_commands(services)
+    commands = topic_create_commands()
     assert commands
     for tokens in commands:
         assert tokens[0].endswith("/kafka-topics.sh"), tokens
@@ -235,51 +252,109 @@ def test_topic_creation_can_run_again_and_replicates_once_on_the_single_broker(
 def test_kafka_runs_kraft_combined_mode_without_topic_auto_creation(
     services: dict[str, dict[str, Any]],
 ) -> None:
-    env = environment(services["kafka"])
-    assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
-    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
-    assert env["KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS"] == "0"
+    props = broker_properties(services)
+    assert set(props["process.roles"].split(",")) == {"broker", "controller"}
+    assert props["auto.create.topics.enable"] == "false"
+    assert props["group.initial.rebalance.delay.ms"] == "0"
     for replication_factor in (
-        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR",
-        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
-        "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR",
+        "offsets.topic.replication.factor",
+        "transaction.state.log.replication.factor",
+        "share.coordinator.state.topic.replication.factor",
     ):
-        assert env[replication_factor] == "1", replication_factor
-    controller = env["KAFKA_CONTROLLER_LISTENER_NAMES"]
+        assert props[replication_factor] == "1", replication_factor
+    controller = props["controller.listener.names"]
     controller_port = next(
         listener.rsplit(":", 1)[1]
-        for listener in env["KAFKA_LISTENERS"].split(",")
+        for listener in props["listeners"].split(",")
         if listener.startswith(controller + "://")
     )
-    assert (
-        env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{env['KAFKA_NODE_ID']}@kafka:{controller_port}"
-    )
+    assert props["controller.quorum.voters"] == f"{props['node.id']}@localhost:{controller_port}"
+    assert services["kafka"]["entrypoint"][-1] == "/etc/atoz/kafka/start.sh"
 
 
 def test_kafka_advertises_localhost_9092_to_the_host_and_publishes_it(
     services: dict[str, dict[str, Any]],
 ) -> None:
-    env = environment(services["kafka"])
     advertised = [
-        listener.split("://", 1)[1] for listener in env["KAFKA_ADVERTISED_LISTENERS"].split(",")
+        listener.split("://", 1)[1]
+        for listener in broker_properties(services)["advertised.listeners"].split(",")
     ]
     assert "localhost:9092" in advertised
     assert (9092, 9092) in published_ports(services["kafka"])
-    assert "localhost:9092" in healthcheck_text(services["kafka"])
+    # The healthcheck signs in as the admin, as every client must.
+    assert "--command-config" in healthcheck_text(services["kafka"])
 
 
-def test_services_reach_kafka_on_its_internal_listener(
+def test_the_compose_broker_is_as_closed_as_the_launchers(
+    services: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    mine = broker_properties(services)
+    launcher = server_settings(load_config({"DEVSTACK_HOME": str(tmp_path)}), "secret")
+    for key in (
+        "authorizer.class.name",
+        "super.users",
+        "allow.everyone.if.no.acl.found",
+        "sasl.enabled.mechanisms",
+        "sasl.mechanism.inter.broker.protocol",
+        "sasl.mechanism.controller.protocol",
+        "listener.name.controller.sasl.enabled.mechanisms",
+    ):
+        assert mine[key] == launcher[key], key
+    protocols = {pair.split(":")[1] for pair in mine["listener.security.protocol.map"].split(",")}
+    assert protocols == {"SASL_PLAINTEXT"}, "an anonymous listener"
+
+
+def test_kafka_init_creates_every_principal_and_grants_exactly_the_launchers_acls() -> None:
+    commands = init_commands()
+    users = {
+        option(tokens, "--entity-name") for tokens in commands if "kafka-configs.sh" in tokens[0]
+    }
+    assert users == {principal.name for principal in PRINCIPALS}
+    granted = {
+        (
+            option(tokens, "--allow-principal"),
+            option(tokens, "--operation"),
+            "topic" if "--topic" in tokens else "group",
+            option(tokens, "--topic") or option(tokens, "--group"),
+            option(tokens, "--resource-pattern-type") == "prefixed",
+        )
+        for tokens in commands
+        if "kafka-acls.sh" in tokens[0]
+    }
+    wanted = {
+        (f"User:{g.principal}", g.operation, g.resource, g.name, g.prefixed) for g in grants()
+    }
+    assert granted == wanted
+
+
+def test_the_generated_kafka_scripts_are_fresh() -> None:
+    assert compose_scripts.stale() == [], "run python -m devstack.compose"
+
+
+def test_no_kafka_password_is_written_in_the_compose_file(compose: dict[str, Any]) -> None:
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    for name in ALL_NAMES:
+        variable = compose_scripts.password_variable(name)
+        assert f"${{{variable}:?" in text, variable
+    assert ".env" in (REPO_ROOT / ".gitignore").read_text().split()
+
+
+def test_services_reach_kafka_on_its_internal_listener_as_their_own_principal(
     services: dict[str, dict[str, Any]],
 ) -> None:
     internal = kafka_internal_bootstrap(services)
     port = internal.rsplit(":", 1)[1]
     assert any(
         listener.endswith(f":{port}")
-        for listener in environment(services["kafka"])["KAFKA_LISTENERS"].split(",")
+        for listener in broker_properties(services)["listeners"].split(",")
     ), f"kafka listens on no :{port} listener"
     for name in KAFKA_SERVICES:
-        variable = env_prefix(name) + "KAFKA_BOOTSTRAP_SERVERS"
-        assert environment(services[name]).get(variable) == internal, name
+        env = environment(services[name])
+        prefix = env_prefix(name)
+        assert env.get(prefix + "KAFKA_BOOTSTRAP_SERVERS") == internal, name
+        assert env.get(prefix + "KAFKA_USERNAME") == principal(name).name, name
+        password = services[name]["environment"][prefix + "KAFKA_PASSWORD"]
+        assert compose_scripts.password_variable(name) in password, name
 
 
 # --- each service's settings ------------------------------------------------------------------
@@ -304,7 +379,7 @@ def test_each_service_sets_its_kafka_database_and_http_variables(
 ) -> None:
     required = ["http_host", "http_port", "log_format"]
     if name in KAFKA_SERVICES:
-        required.append("kafka_bootstrap_servers")
+        required += ["kafka_bootstrap_servers", "kafka_username", "kafka_password"]
     if name in DATABASE_SERVICES:
         required.append("database_url")
     env = environment(services[name])

@@ -42,7 +42,8 @@ from contracts.envelope import Payload, wrap
 from contracts.orders import OrderDelivered, OrderRefunded
 from contracts.topics import CLAIMS_COMMANDS, CLAIMS_EVENTS, ORDERS, by_name
 from servicekit.auth import TokenGrant
-from tests.support.kafka import skip_to_end, tail
+from servicekit.kafka import KafkaAccess
+from tests.support.kafka import kafka_settings, skip_to_end, tail
 from tests.unit.adjudication.builders import (
     CONTACTED,
     ESTIMATED_DELIVERY,
@@ -66,15 +67,15 @@ def _bearer(who: str) -> dict[str, str]:
 
 
 @pytest.fixture
-async def adjudication(kafka_bootstrap_servers: str, database_url: str) -> AsyncIterator[FastAPI]:
+async def adjudication(kafka: KafkaAccess, database_url: str) -> AsyncIterator[FastAPI]:
     group = f"adjudication-test-{uuid.uuid4().hex[:8]}"
-    await skip_to_end(kafka_bootstrap_servers, group, [ORDERS.name, CLAIMS_COMMANDS.name])
+    await skip_to_end(kafka, group, [ORDERS.name, CLAIMS_COMMANDS.name])
     settings = AdjudicationSettings(
         tokens=(
             TokenGrant(sha256=_digest("seller"), role="seller", subject="seller-acme"),
             TokenGrant(sha256=_digest("other"), role="seller", subject="seller-other"),
         ),
-        kafka_bootstrap_servers=kafka_bootstrap_servers,
+        **kafka_settings(kafka),
         database_url=database_url,
         consumer_group=group,
         clock="event",
@@ -116,10 +117,8 @@ class Orders:
 
 
 @pytest.fixture
-async def producer(kafka_bootstrap_servers: str) -> AsyncIterator[AIOKafkaProducer]:
-    client = AIOKafkaProducer(
-        bootstrap_servers=kafka_bootstrap_servers, enable_idempotence=True, acks="all"
-    )
+async def producer(kafka: KafkaAccess) -> AsyncIterator[AIOKafkaProducer]:
+    client = AIOKafkaProducer(**kafka.options(), enable_idempotence=True, acks="all")
     await client.start()
     try:
         yield client
@@ -140,11 +139,11 @@ def _for(claim_id: str) -> Any:
 async def test_a_silent_seller_pays_after_72_hours_and_the_events_are_published_once(
     adjudication: FastAPI,
     producer: AIOKafkaProducer,
-    kafka_bootstrap_servers: str,
+    kafka: KafkaAccess,
     database_url: str,
 ) -> None:
     order = Orders(producer)
-    async with tail(kafka_bootstrap_servers, CLAIMS_EVENTS.name) as events:
+    async with tail(kafka, CLAIMS_EVENTS.name) as events:
         await order.send(placed(), ESTIMATED_DELIVERY - timedelta(days=7))
         await order.send(shipped(), ESTIMATED_DELIVERY - timedelta(days=6))
         await order.send(contacted(), CONTACTED)
@@ -170,10 +169,10 @@ async def test_a_silent_seller_pays_after_72_hours_and_the_events_are_published_
 
 
 async def test_a_claim_denied_at_filing_is_published_with_its_reason(
-    adjudication: FastAPI, producer: AIOKafkaProducer, kafka_bootstrap_servers: str
+    adjudication: FastAPI, producer: AIOKafkaProducer, kafka: KafkaAccess
 ) -> None:
     order = Orders(producer)
-    async with tail(kafka_bootstrap_servers, CLAIMS_EVENTS.name) as events:
+    async with tail(kafka, CLAIMS_EVENTS.name) as events:
         await order.send(placed(fulfillment="platform"), ESTIMATED_DELIVERY - timedelta(days=7))
         await order.send(filing(), FILED)
         records = await events.collect(_for(order.claim_id), count=2)
@@ -184,10 +183,10 @@ async def test_a_claim_denied_at_filing_is_published_with_its_reason(
 
 
 async def test_a_malformed_command_goes_to_the_dead_letter_topic(
-    adjudication: FastAPI, producer: AIOKafkaProducer, kafka_bootstrap_servers: str
+    adjudication: FastAPI, producer: AIOKafkaProducer, kafka: KafkaAccess
 ) -> None:
     marker = uuid.uuid4().hex.encode()
-    async with tail(kafka_bootstrap_servers, by_name(CLAIMS_COMMANDS.name).dlq) as dead:
+    async with tail(kafka, by_name(CLAIMS_COMMANDS.name).dlq) as dead:
         await producer.send_and_wait(CLAIMS_COMMANDS.name, b'{"not": "a command"}', key=marker)
         [record] = await dead.collect(lambda r: r.key == marker, count=1)
     headers = dict(record.headers)
@@ -196,11 +195,11 @@ async def test_a_malformed_command_goes_to_the_dead_letter_topic(
 
 
 async def test_the_platform_files_for_a_buyer_the_seller_never_answered(
-    adjudication: FastAPI, producer: AIOKafkaProducer, kafka_bootstrap_servers: str
+    adjudication: FastAPI, producer: AIOKafkaProducer, kafka: KafkaAccess
 ) -> None:
     order = Orders(producer)
     platform_claim = platform_claim_id(order.order_id, "msg-1")
-    async with tail(kafka_bootstrap_servers, CLAIMS_EVENTS.name) as events:
+    async with tail(kafka, CLAIMS_EVENTS.name) as events:
         await order.send(placed(), ESTIMATED_DELIVERY - timedelta(days=7))
         await order.send(shipped(), ESTIMATED_DELIVERY - timedelta(days=6))
         await order.send(contacted(at=FILED), FILED)
@@ -257,11 +256,11 @@ def _last_state(records: list[Any]) -> Any:
     ],
 )  # fmt: skip
 async def test_each_lifecycle_path_reaches_its_outcome_through_kafka(
-    adjudication: FastAPI, producer: AIOKafkaProducer, kafka_bootstrap_servers: str,
+    adjudication: FastAPI, producer: AIOKafkaProducer, kafka: KafkaAccess,
     steps: list[Any], expected_types: list[str], expected: tuple[str, str, bool],
 ) -> None:  # fmt: skip
     order = Orders(producer)
-    async with tail(kafka_bootstrap_servers, CLAIMS_EVENTS.name) as events:
+    async with tail(kafka, CLAIMS_EVENTS.name) as events:
         await _admitted(order, events)
         for step in steps:
             await order.send(step, FILED + timedelta(hours=1))
@@ -275,10 +274,10 @@ async def test_each_lifecycle_path_reaches_its_outcome_through_kafka(
 
 
 async def test_the_read_api_shows_a_claim_to_its_parties_only(
-    adjudication: FastAPI, producer: AIOKafkaProducer, kafka_bootstrap_servers: str
+    adjudication: FastAPI, producer: AIOKafkaProducer, kafka: KafkaAccess
 ) -> None:
     order = Orders(producer)
-    async with tail(kafka_bootstrap_servers, CLAIMS_EVENTS.name) as events:
+    async with tail(kafka, CLAIMS_EVENTS.name) as events:
         await _admitted(order, events)
     transport = httpx.ASGITransport(app=adjudication)
     async with httpx.AsyncClient(transport=transport, base_url="http://adjudication") as client:
@@ -301,11 +300,11 @@ async def test_the_read_api_shows_a_claim_to_its_parties_only(
 
 
 async def test_the_read_api_history_says_why_a_command_changed_nothing(
-    adjudication: FastAPI, producer: AIOKafkaProducer, kafka_bootstrap_servers: str
+    adjudication: FastAPI, producer: AIOKafkaProducer, kafka: KafkaAccess
 ) -> None:
     order = Orders(producer)
     intruder = Actor(role="seller", subject="seller-elsewhere")
-    async with tail(kafka_bootstrap_servers, CLAIMS_EVENTS.name) as events:
+    async with tail(kafka, CLAIMS_EVENTS.name) as events:
         await _admitted(order, events)
         refund = RespondToClaim(claim_id="x", order_id="x", actor=intruder,
                                 response=AcceptResponse())  # fmt: skip
@@ -351,10 +350,10 @@ SIGNED_PROOF_DISPUTE = RespondToClaim(
 
 
 async def test_a_proof_no_carrier_reported_goes_to_review_until_the_carriers_scan_backs_it(
-    adjudication: FastAPI, producer: AIOKafkaProducer, kafka_bootstrap_servers: str
+    adjudication: FastAPI, producer: AIOKafkaProducer, kafka: KafkaAccess
 ) -> None:
     order = Orders(producer)
-    async with tail(kafka_bootstrap_servers, CLAIMS_EVENTS.name) as events:
+    async with tail(kafka, CLAIMS_EVENTS.name) as events:
         await _admitted(order, events)
         await order.send(SIGNED_PROOF_DISPUTE, FILED + timedelta(hours=1))
         reviewing = await events.collect(_for(order.claim_id), count=2)
@@ -375,10 +374,10 @@ async def test_a_proof_no_carrier_reported_goes_to_review_until_the_carriers_sca
 
 
 async def test_signed_proof_of_delivery_grants_platform_funded_without_odr_impact(
-    adjudication: FastAPI, producer: AIOKafkaProducer, kafka_bootstrap_servers: str
+    adjudication: FastAPI, producer: AIOKafkaProducer, kafka: KafkaAccess
 ) -> None:
     order = Orders(producer)
-    async with tail(kafka_bootstrap_servers, CLAIMS_EVENTS.name) as events:
+    async with tail(kafka, CLAIMS_EVENTS.name) as events:
         await _admitted(order, events)
         # The carrier's own scan: the seller's proof below is checked against it.
         await order.send(SIGNED_SCAN, ESTIMATED_DELIVERY + timedelta(days=3, minutes=30))
@@ -396,7 +395,7 @@ async def test_signed_proof_of_delivery_grants_platform_funded_without_odr_impac
 
 
 async def test_a_replacement_is_closed_when_delivered_or_sent_back_to_the_seller_when_late(
-    adjudication: FastAPI, producer: AIOKafkaProducer, kafka_bootstrap_servers: str
+    adjudication: FastAPI, producer: AIOKafkaProducer, kafka: KafkaAccess
 ) -> None:
     delivered, late = Orders(producer), Orders(producer)
     eta = FILED + timedelta(days=4)
@@ -406,7 +405,7 @@ async def test_a_replacement_is_closed_when_delivered_or_sent_back_to_the_seller
         actor=SELLER_ACTOR,
         response=ReplacementResponse(carrier="ups", tracking_id="1Z-R", estimated_delivery=eta),
     )
-    async with tail(kafka_bootstrap_servers, CLAIMS_EVENTS.name) as events:
+    async with tail(kafka, CLAIMS_EVENTS.name) as events:
         await _admitted(delivered, events)
         await _admitted(late, events)
         await delivered.send(replacement, FILED + timedelta(hours=1))
@@ -440,10 +439,10 @@ async def test_a_replacement_is_closed_when_delivered_or_sent_back_to_the_seller
 
 
 async def test_a_seller_appeal_reversed_moves_the_money_to_the_platform(
-    adjudication: FastAPI, producer: AIOKafkaProducer, kafka_bootstrap_servers: str
+    adjudication: FastAPI, producer: AIOKafkaProducer, kafka: KafkaAccess
 ) -> None:
     order = Orders(producer)
-    async with tail(kafka_bootstrap_servers, CLAIMS_EVENTS.name) as events:
+    async with tail(kafka, CLAIMS_EVENTS.name) as events:
         await _admitted(order, events)
         await order.send(
             RespondToClaim(
@@ -480,11 +479,11 @@ async def test_a_seller_appeal_reversed_moves_the_money_to_the_platform(
 async def test_the_same_order_fact_twice_changes_nothing(
     adjudication: FastAPI,
     producer: AIOKafkaProducer,
-    kafka_bootstrap_servers: str,
+    kafka: KafkaAccess,
     database_url: str,
 ) -> None:
     order = Orders(producer)
-    async with tail(kafka_bootstrap_servers, CLAIMS_EVENTS.name) as events:
+    async with tail(kafka, CLAIMS_EVENTS.name) as events:
         await _admitted(order, events)
         refund = OrderRefunded(
             order_id="x",

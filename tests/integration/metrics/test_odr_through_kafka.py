@@ -27,7 +27,8 @@ from metrics.app import create_app
 from metrics.rebuild import rebuild
 from metrics.settings import MetricsSettings
 from servicekit.auth import TokenGrant
-from tests.support.kafka import skip_to_end, tail
+from servicekit.kafka import KafkaAccess
+from tests.support.kafka import kafka_settings, skip_to_end, tail
 from tests.unit.adjudication.builders import placed
 
 pytestmark = pytest.mark.integration
@@ -39,12 +40,12 @@ def _bearer(who: str) -> dict[str, str]:
 
 
 @pytest.fixture
-async def metrics(kafka_bootstrap_servers: str, database_url: str) -> AsyncIterator[FastAPI]:
+async def metrics(kafka: KafkaAccess, database_url: str) -> AsyncIterator[FastAPI]:
     group = f"metrics-test-{uuid.uuid4().hex[:8]}"
-    await skip_to_end(kafka_bootstrap_servers, group, [ORDERS.name, CLAIMS_EVENTS.name])
+    await skip_to_end(kafka, group, [ORDERS.name, CLAIMS_EVENTS.name])
     digest = hashlib.sha256(b"token-reviewer").hexdigest()
     settings = MetricsSettings(
-        kafka_bootstrap_servers=kafka_bootstrap_servers,
+        **kafka_settings(kafka),
         database_url=database_url,
         consumer_group=group,
         clock="event",
@@ -77,15 +78,13 @@ def _for(seller: str) -> Any:
 
 
 async def test_one_defect_in_100_orders_is_at_risk_and_the_101st_order_brings_it_back(
-    metrics: FastAPI, kafka_bootstrap_servers: str
+    metrics: FastAPI, kafka: KafkaAccess
 ) -> None:
     seller = f"seller-{uuid.uuid4().hex[:8]}"
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka_bootstrap_servers, enable_idempotence=True, acks="all"
-    )
+    producer = AIOKafkaProducer(**kafka.options(), enable_idempotence=True, acks="all")
     await producer.start()
     try:
-        async with tail(kafka_bootstrap_servers, SELLERS_HEALTH.name) as health:
+        async with tail(kafka, SELLERS_HEALTH.name) as health:
             orders = [f"{seller}-o{i}" for i in range(101)]
             for order_id in orders[:100]:
                 await _send(
@@ -139,7 +138,7 @@ async def test_one_defect_in_100_orders_is_at_risk_and_the_101st_order_brings_it
 
 
 async def test_a_withdrawn_claim_stops_counting_and_the_duplicate_event_changes_nothing(
-    metrics: FastAPI, kafka_bootstrap_servers: str
+    metrics: FastAPI, kafka: KafkaAccess
 ) -> None:
     seller = f"seller-{uuid.uuid4().hex[:8]}"
     order_id = f"{seller}-o1"
@@ -165,9 +164,7 @@ async def test_a_withdrawn_claim_stops_counting_and_the_duplicate_event_changes_
         claim=withdrawn_state,
         resolution="withdrawn",
     )
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka_bootstrap_servers, enable_idempotence=True, acks="all"
-    )
+    producer = AIOKafkaProducer(**kafka.options(), enable_idempotence=True, acks="all")
     await producer.start()
 
     async def send_claim_event(payload: Payload, event_id: str | None = None) -> str:
@@ -180,7 +177,7 @@ async def test_a_withdrawn_claim_stops_counting_and_the_duplicate_event_changes_
         return envelope.id
 
     try:
-        async with tail(kafka_bootstrap_servers, SELLERS_HEALTH.name) as health:
+        async with tail(kafka, SELLERS_HEALTH.name) as health:
             # The claim arrives before its order: it counts once the order is known.
             claim_id = await send_claim_event(filed)
             await send_claim_event(filed, event_id=claim_id)
@@ -218,15 +215,13 @@ async def _read_api_lists_the_seller_at_risk(metrics: FastAPI, seller: str) -> N
 
 
 async def test_a_rebuild_from_offset_zero_equals_the_live_state(
-    metrics: FastAPI, kafka_bootstrap_servers: str, database_url: str, postgres_url: str
+    metrics: FastAPI, kafka: KafkaAccess, database_url: str, postgres_url: str
 ) -> None:
     seller = f"seller-{uuid.uuid4().hex[:8]}"
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka_bootstrap_servers, enable_idempotence=True, acks="all"
-    )
+    producer = AIOKafkaProducer(**kafka.options(), enable_idempotence=True, acks="all")
     await producer.start()
     try:
-        async with tail(kafka_bootstrap_servers, SELLERS_HEALTH.name) as health:
+        async with tail(kafka, SELLERS_HEALTH.name) as health:
             for index in range(20):
                 await _send(
                     producer,
@@ -257,13 +252,11 @@ async def test_a_rebuild_from_offset_zero_equals_the_live_state(
     rebuilt_url = postgres_url.rsplit("/", 1)[0] + "/" + rebuilt
     progress: list[tuple[int, int]] = []
     try:
-        settings = MetricsSettings(
-            kafka_bootstrap_servers=kafka_bootstrap_servers, database_url=rebuilt_url, clock="event"
-        )
+        settings = MetricsSettings(**kafka_settings(kafka), database_url=rebuilt_url, clock="event")
         # The live service's "today" is the newest event time it read (this test's events);
         # the rebuild reads every test's events, so it is told the same day.
         applied = await rebuild(
-            kafka_bootstrap_servers,
+            kafka,
             rebuilt_url,
             settings,
             on_progress=lambda done, total: progress.append((done, total)),
@@ -300,13 +293,13 @@ async def test_a_rebuild_from_offset_zero_equals_the_live_state(
 
 
 async def test_orders_leave_the_window_at_a_day_boundary_even_when_nothing_happens(
-    kafka_bootstrap_servers: str, database_url: str
+    kafka: KafkaAccess, database_url: str
 ) -> None:
     group = f"metrics-test-{uuid.uuid4().hex[:8]}"
-    await skip_to_end(kafka_bootstrap_servers, group, [ORDERS.name, CLAIMS_EVENTS.name])
+    await skip_to_end(kafka, group, [ORDERS.name, CLAIMS_EVENTS.name])
     today = [DAY + timedelta(hours=3)]
     settings = MetricsSettings(
-        kafka_bootstrap_servers=kafka_bootstrap_servers,
+        **kafka_settings(kafka),
         database_url=database_url,
         consumer_group=group,
         day_check_seconds=0.2,
@@ -314,14 +307,12 @@ async def test_orders_leave_the_window_at_a_day_boundary_even_when_nothing_happe
     )
     seller = f"seller-{uuid.uuid4().hex[:8]}"
     app = create_app(settings, clock=lambda: today[0])
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka_bootstrap_servers, enable_idempotence=True, acks="all"
-    )
+    producer = AIOKafkaProducer(**kafka.options(), enable_idempotence=True, acks="all")
     await producer.start()
     try:
         async with (
             LifespanManager(app, startup_timeout=60, shutdown_timeout=60),
-            tail(kafka_bootstrap_servers, SELLERS_HEALTH.name) as health,
+            tail(kafka, SELLERS_HEALTH.name) as health,
         ):
             await _send(
                 producer, placed(order_id=f"{seller}-o1", seller_id=seller, placed_at=DAY), DAY

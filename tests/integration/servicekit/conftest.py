@@ -24,6 +24,7 @@ from contracts import codec
 from contracts.envelope import Envelope, wrap
 from contracts.examples import order_payloads
 from contracts.topics import ORDERS, Topic
+from servicekit.kafka import KafkaAccess
 from servicekit.postgres import SERVICEKIT_MIGRATIONS, apply_migrations, create_pool
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -66,7 +67,7 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 class Topics:
     """Creates private topics (each with its DLQ) and deletes them at the end of the test."""
 
-    bootstrap_servers: str
+    kafka: KafkaAccess
     admin: AIOKafkaAdminClient
     created: list[str] = field(default_factory=list)
 
@@ -88,10 +89,10 @@ class Topics:
 
 
 @pytest.fixture
-async def topics(kafka_bootstrap_servers: str) -> AsyncIterator[Topics]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap_servers)
+async def topics(kafka: KafkaAccess) -> AsyncIterator[Topics]:
+    admin = AIOKafkaAdminClient(**kafka.options())
     await admin.start()
-    made = Topics(kafka_bootstrap_servers, admin)
+    made = Topics(kafka, admin)
     try:
         yield made
     finally:
@@ -101,10 +102,8 @@ async def topics(kafka_bootstrap_servers: str) -> AsyncIterator[Topics]:
 
 
 @pytest.fixture
-async def producer(kafka_bootstrap_servers: str) -> AsyncIterator[AIOKafkaProducer]:
-    created = AIOKafkaProducer(
-        bootstrap_servers=kafka_bootstrap_servers, enable_idempotence=True, acks="all"
-    )
+async def producer(kafka: KafkaAccess) -> AsyncIterator[AIOKafkaProducer]:
+    created = AIOKafkaProducer(**kafka.options(), enable_idempotence=True, acks="all")
     await created.start()
     try:
         yield created
@@ -123,10 +122,10 @@ async def send_envelopes(
 
 
 async def read_all(
-    bootstrap_servers: str, topic: str, partitions: int, *, within: float = 10.0
+    kafka: KafkaAccess, topic: str, partitions: int, *, within: float = 10.0
 ) -> list[Any]:
     """Every record of ``topic`` from the beginning to its end now, in partition/offset order."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.options(), enable_auto_commit=False)
     await consumer.start()
     try:
         assigned = [TopicPartition(topic, p) for p in range(partitions)]
@@ -146,9 +145,9 @@ async def read_all(
     return sorted(found, key=lambda record: (record.partition, record.offset))
 
 
-async def committed_offsets(bootstrap_servers: str, group_id: str) -> dict[int, int]:
+async def committed_offsets(kafka: KafkaAccess, group_id: str) -> dict[int, int]:
     """The offsets ``group_id`` has committed, by partition."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(**kafka.options())
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group_id)

@@ -19,6 +19,7 @@ from contracts.dlq import DeadLetter
 from contracts.envelope import Envelope
 from contracts.topics import Topic
 from servicekit.consumer import BatchConsumer, Delivered, Handler, RefusedMessage
+from servicekit.kafka import KafkaAccess
 from servicekit.outbox import OutboxMessage, OutboxRelay, enqueue
 from servicekit.postgres import SERVICEKIT_MIGRATIONS, apply_migrations, create_pool
 from servicekit.retry import Backoff
@@ -90,15 +91,15 @@ async def applied_ids(pool: asyncpg.Pool) -> Counter[str]:
 class Running:
     """Starts consumers for a test and stops them all at its end."""
 
-    def __init__(self, bootstrap_servers: str) -> None:
-        self.bootstrap_servers = bootstrap_servers
+    def __init__(self, kafka: KafkaAccess) -> None:
+        self.kafka = kafka
         self.started: list[BatchConsumer] = []
 
     async def consumer(
         self, topic: Topic, pool: asyncpg.Pool, handler: Handler, *, group_id: str, **kw: Any
     ) -> BatchConsumer:
         consumer = BatchConsumer(
-            self.bootstrap_servers,
+            self.kafka,
             group_id,
             [topic],
             pool,
@@ -115,8 +116,8 @@ class Running:
 
 
 @pytest.fixture
-async def running(kafka_bootstrap_servers: str) -> AsyncIterator[Running]:
-    found = Running(kafka_bootstrap_servers)
+async def running(kafka: KafkaAccess) -> AsyncIterator[Running]:
+    found = Running(kafka)
     try:
         yield found
     finally:
@@ -129,13 +130,13 @@ async def test_each_message_is_applied_once_and_its_event_reaches_kafka_once_in_
     topics: Topics,
     running: Running,
     producer: AIOKafkaProducer,
-    kafka_bootstrap_servers: str,
+    kafka: KafkaAccess,
 ) -> None:
     source, output = await topics.new(partitions=2), await topics.new(partitions=2)
     envelopes = [order_placed(f"ord-{key}") for _ in range(5) for key in range(4)]
     await send_envelopes(producer, source, envelopes)
     pool, group = applied_table, unique("g")
-    relay = OutboxRelay(pool, kafka_bootstrap_servers, client_id="test-relay", backoff=FAST)
+    relay = OutboxRelay(pool, kafka, client_id="test-relay", backoff=FAST)
     await relay.start()
     try:
         await running.consumer(source, pool, recording_handler(output), group_id=group, max_batch=7)
@@ -147,28 +148,28 @@ async def test_each_message_is_applied_once_and_its_event_reaches_kafka_once_in_
         await relay.stop()
 
     assert await applied_ids(pool) == Counter(e.id for e in envelopes)
-    events = await read_all(kafka_bootstrap_servers, output.name, output.partitions)
+    events = await read_all(kafka, output.name, output.partitions)
     assert Counter(record.value.decode() for record in events) == Counter(e.id for e in envelopes)
     for order in {e.data.order_id for e in envelopes}:
         sent = [e.id for e in envelopes if e.data.order_id == order]
         assert [r.value.decode() for r in events if r.key == order.encode()] == sent
     await wait_until(
-        lambda: _committed_to_end(kafka_bootstrap_servers, group, source),
+        lambda: _committed_to_end(kafka, group, source),
         what="offsets committed",
     )
-    assert await read_all(kafka_bootstrap_servers, source.dlq, 1) == []
+    assert await read_all(kafka, source.dlq, 1) == []
 
 
 async def _all_applied(pool: asyncpg.Pool, count: int) -> bool:
     return sum((await applied_ids(pool)).values()) >= count
 
 
-async def _committed_to_end(bootstrap_servers: str, group: str, topic: Topic) -> bool:
-    records = await read_all(bootstrap_servers, topic.name, topic.partitions)
+async def _committed_to_end(kafka: KafkaAccess, group: str, topic: Topic) -> bool:
+    records = await read_all(kafka, topic.name, topic.partitions)
     ends: dict[int, int] = {}
     for record in records:
         ends[record.partition] = record.offset + 1
-    return await committed_offsets(bootstrap_servers, group) == ends
+    return await committed_offsets(kafka, group) == ends
 
 
 async def test_a_message_delivered_twice_is_applied_once_in_one_batch_or_across_batches(
@@ -198,7 +199,7 @@ async def test_a_crash_between_database_commit_and_offset_commit_redelivers_and_
     topics: Topics,
     running: Running,
     producer: AIOKafkaProducer,
-    kafka_bootstrap_servers: str,
+    kafka: KafkaAccess,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     source, output = await topics.new(partitions=2), await topics.new(partitions=1)
@@ -221,7 +222,7 @@ async def test_a_crash_between_database_commit_and_offset_commit_redelivers_and_
     await wait_until(lambda: _is_true(crashed.failure is not None), what="the simulated crash")
     applied_before = await applied_ids(pool)
     assert applied_before  # the crashed batch was committed to the database ...
-    assert await committed_offsets(kafka_bootstrap_servers, group) == {}  # ... but not to Kafka
+    assert await committed_offsets(kafka, group) == {}  # ... but not to Kafka
     await crashed.stop()
 
     # A restarted process of the same service: same group, same inbox name.
@@ -230,7 +231,7 @@ async def test_a_crash_between_database_commit_and_offset_commit_redelivers_and_
     await running.consumer(source, pool, recording_handler(output), group_id=group)
     await wait_until(lambda: _has(pool, after.id), what="the message sent after the restart")
     await wait_until(
-        lambda: _committed_to_end(kafka_bootstrap_servers, group, source),
+        lambda: _committed_to_end(kafka, group, source),
         what="the redelivered batch committed",
     )
     assert await applied_ids(pool) == Counter(e.id for e in [*first, after])
@@ -249,7 +250,7 @@ async def test_malformed_and_contract_breaking_messages_go_to_the_dlq_and_the_pa
     topics: Topics,
     running: Running,
     producer: AIOKafkaProducer,
-    kafka_bootstrap_servers: str,
+    kafka: KafkaAccess,
 ) -> None:
     source = await topics.new(partitions=1)
     good = order_placed("ord-good")
@@ -267,7 +268,7 @@ async def test_malformed_and_contract_breaking_messages_go_to_the_dlq_and_the_pa
     await running.consumer(source, pool, recording_handler(), group_id=group, consumer_name="svc")
     await wait_until(lambda: _has(pool, good.id), what="the good message after the bad ones")
 
-    letters = await read_all(kafka_bootstrap_servers, source.dlq, 1)
+    letters = await read_all(kafka, source.dlq, 1)
     assert [(r.key, r.value) for r in letters] == bad
     metadata = [DeadLetter.from_headers(list(r.headers)) for r in letters]
     assert [m.reason for m in metadata] == ["not_json", "not_json", "contract_violation"]
@@ -278,9 +279,7 @@ async def test_malformed_and_contract_breaking_messages_go_to_the_dlq_and_the_pa
     ]
     assert all(m.consumer == "svc" for m in metadata)
     assert "seller_id" in metadata[2].error
-    await wait_until(
-        lambda: _committed(kafka_bootstrap_servers, group, {0: 4}), what="offsets past the DLQ'd"
-    )
+    await wait_until(lambda: _committed(kafka, group, {0: 4}), what="offsets past the DLQ'd")
 
     later = order_placed("ord-later")
     await send_envelopes(producer, source, [later])
@@ -288,8 +287,8 @@ async def test_malformed_and_contract_breaking_messages_go_to_the_dlq_and_the_pa
     assert await applied_ids(pool) == Counter({good.id: 1, later.id: 1})
 
 
-async def _committed(bootstrap_servers: str, group: str, expected: dict[int, int]) -> bool:
-    return await committed_offsets(bootstrap_servers, group) == expected
+async def _committed(kafka: KafkaAccess, group: str, expected: dict[int, int]) -> bool:
+    return await committed_offsets(kafka, group) == expected
 
 
 @pytest.mark.parametrize(
@@ -305,7 +304,7 @@ async def test_a_message_the_handler_cannot_apply_alone_goes_to_the_dlq_and_its_
     topics: Topics,
     running: Running,
     producer: AIOKafkaProducer,
-    kafka_bootstrap_servers: str,
+    kafka: KafkaAccess,
     handler: Handler,
     reason: str,
     error: str,
@@ -315,12 +314,10 @@ async def test_a_message_the_handler_cannot_apply_alone_goes_to_the_dlq_and_its_
     await send_envelopes(producer, source, [before, bad, after])
     pool, group = applied_table, unique("g")
     await running.consumer(source, pool, handler, group_id=group)
-    await wait_until(
-        lambda: _committed(kafka_bootstrap_servers, group, {0: 3}), what="the batch committed"
-    )
+    await wait_until(lambda: _committed(kafka, group, {0: 3}), what="the batch committed")
 
     assert await applied_ids(pool) == Counter({before.id: 1, after.id: 1})
-    letters = await read_all(kafka_bootstrap_servers, source.dlq, 1)
+    letters = await read_all(kafka, source.dlq, 1)
     assert [r.value for r in letters] == [codec.encode(bad)]
     metadata = DeadLetter.from_headers(list(letters[0].headers))
     # The reason the handler gave, else handler_error: never lost, never retried for ever.
@@ -333,7 +330,7 @@ async def test_a_database_outage_is_waited_out_and_nothing_is_dead_lettered(
     topics: Topics,
     running: Running,
     producer: AIOKafkaProducer,
-    kafka_bootstrap_servers: str,
+    kafka: KafkaAccess,
 ) -> None:
     link, url_through_link = flaky_link
     source = await topics.new(partitions=2)
@@ -361,7 +358,7 @@ async def test_a_database_outage_is_waited_out_and_nothing_is_dead_lettered(
         link.restore()
         await wait_until(lambda: _all_applied(pool, 7), what="the backlog applied after the outage")
         assert await applied_ids(pool) == Counter(e.id for e in [warm_up, *during])
-        assert await read_all(kafka_bootstrap_servers, source.dlq, 1) == []
+        assert await read_all(kafka, source.dlq, 1) == []
     finally:
         for consumer in running.started:
             await consumer.stop(grace_seconds=5)

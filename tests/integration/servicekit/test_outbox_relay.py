@@ -8,6 +8,7 @@ import uuid
 import asyncpg
 import pytest
 
+from servicekit.kafka import KafkaAccess
 from servicekit.outbox import OutboxMessage, OutboxRelay, enqueue
 from servicekit.retry import Backoff
 from tests.integration.servicekit.conftest import Topics, read_all
@@ -18,7 +19,7 @@ FAST = Backoff(initial_seconds=0.05, max_seconds=0.5)
 
 
 async def test_the_relay_publishes_each_row_once_in_per_key_order_then_empties_the_outbox(
-    pool: asyncpg.Pool, topics: Topics, kafka_bootstrap_servers: str
+    pool: asyncpg.Pool, topics: Topics, kafka: KafkaAccess
 ) -> None:
     topic = await topics.new(partitions=3)
     keys = [f"ord-{n}".encode() for n in range(4)]
@@ -33,16 +34,14 @@ async def test_the_relay_publishes_each_row_once_in_per_key_order_then_empties_t
     for start in range(0, len(sent), 30):
         async with pool.acquire() as connection, connection.transaction():
             await enqueue(connection, sent[start : start + 30])
-    relay = OutboxRelay(
-        pool, kafka_bootstrap_servers, client_id="test-relay", batch_size=7, backoff=FAST
-    )
+    relay = OutboxRelay(pool, kafka, client_id="test-relay", batch_size=7, backoff=FAST)
     await relay.start()
     try:
         await relay.drain(timeout=10)
     finally:
         await relay.stop()
 
-    records = await read_all(kafka_bootstrap_servers, topic.name, topic.partitions)
+    records = await read_all(kafka, topic.name, topic.partitions)
     assert sorted(record.value for record in records) == sorted(m.value for m in sent)
     for key in keys:
         in_kafka = [record.value for record in records if record.key == key]
@@ -53,12 +52,10 @@ async def test_the_relay_publishes_each_row_once_in_per_key_order_then_empties_t
 
 
 async def test_a_commit_wakes_an_idle_relay_at_once_without_waiting_for_its_poll(
-    pool: asyncpg.Pool, topics: Topics, kafka_bootstrap_servers: str
+    pool: asyncpg.Pool, topics: Topics, kafka: KafkaAccess
 ) -> None:
     topic = await topics.new(partitions=1)
-    relay = OutboxRelay(
-        pool, kafka_bootstrap_servers, client_id="test-relay", idle_poll_seconds=60, backoff=FAST
-    )
+    relay = OutboxRelay(pool, kafka, client_id="test-relay", idle_poll_seconds=60, backoff=FAST)
     await relay.start()
     try:
         await asyncio.sleep(1.0)  # let it find the outbox empty and go idle
@@ -68,17 +65,17 @@ async def test_a_commit_wakes_an_idle_relay_at_once_without_waiting_for_its_poll
         await relay.drain(timeout=5)
     finally:
         await relay.stop()
-    records = await read_all(kafka_bootstrap_servers, topic.name, topic.partitions)
+    records = await read_all(kafka, topic.name, topic.partitions)
     assert [record.value for record in records] == [b"woken"]
 
 
 async def test_rows_the_broker_cannot_take_are_kept_in_the_outbox_never_dropped(
-    pool: asyncpg.Pool, kafka_bootstrap_servers: str
+    pool: asyncpg.Pool, kafka: KafkaAccess
 ) -> None:
     missing = f"test.servicekit.missing-{uuid.uuid4().hex[:8]}"  # topics are never auto-created
     async with pool.acquire() as connection, connection.transaction():
         await enqueue(connection, [OutboxMessage(missing, b"k", b"kept")])
-    relay = OutboxRelay(pool, kafka_bootstrap_servers, client_id="test-relay", backoff=FAST)
+    relay = OutboxRelay(pool, kafka, client_id="test-relay", backoff=FAST)
     await relay.start()
     try:
         await asyncio.sleep(2.0)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
 from typer.testing import CliRunner
 
-from devstack.api import Endpoints, load_config, write_env_file
+from contracts.access import ALL_NAMES
+from devstack.api import load_config, write_env_file
 from devstack.cli import app
 
 runner = CliRunner()
@@ -68,8 +70,13 @@ def test_env_prints_export_lines(tmp_path: Path) -> None:
     result = runner.invoke(app, ["env"], env=env)
 
     assert result.exit_code == 0
+    config = load_config(env)
+    admin_password = json.loads(config.kafka_credentials_file.read_text())["admin"]
     assert result.output.splitlines() == [
         f"export PLATFORM_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{env['DEVSTACK_KAFKA_PORT']}",
+        "export PLATFORM_KAFKA_USERNAME=admin",
+        f"export PLATFORM_KAFKA_PASSWORD={admin_password}",
+        f"export PLATFORM_KAFKA_CREDENTIALS_FILE={config.kafka_credentials_file}",
         "export PLATFORM_POSTGRES_URL="
         f"postgresql://atoz:atoz@127.0.0.1:{env['DEVSTACK_POSTGRES_PORT']}/postgres",
     ]
@@ -89,8 +96,15 @@ def test_the_env_file_holds_the_platform_settings(tmp_path: Path) -> None:
 
     path = write_env_file(config)
 
-    expected = Endpoints(config.kafka_bootstrap_servers, config.postgres_url)
+    passwords = json.loads(config.kafka_credentials_file.read_text())
     assert path.read_text().splitlines() == [
-        f"PLATFORM_KAFKA_BOOTSTRAP_SERVERS={expected.kafka_bootstrap_servers}",
-        f"PLATFORM_POSTGRES_URL={expected.postgres_url}",
+        f"PLATFORM_KAFKA_BOOTSTRAP_SERVERS={config.kafka_bootstrap_servers}",
+        "PLATFORM_KAFKA_USERNAME=admin",
+        f"PLATFORM_KAFKA_PASSWORD={passwords['admin']}",
+        f"PLATFORM_KAFKA_CREDENTIALS_FILE={config.kafka_credentials_file}",
+        f"PLATFORM_POSTGRES_URL={config.postgres_url}",
     ]
+    # It holds a password: its owner's alone, like the credentials it comes from.
+    assert path.stat().st_mode & 0o077 == 0
+    assert config.kafka_credentials_file.stat().st_mode & 0o077 == 0
+    assert set(passwords) == set(ALL_NAMES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import string
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -19,6 +20,8 @@ from devstack.kafka import (
     render_server_properties,
 )
 from devstack.postgres import parse_major, render_settings
+
+PASSWORD = "s3cret-pass_word"
 
 
 @pytest.fixture
@@ -39,21 +42,43 @@ def parse_properties(text: str) -> dict[str, str]:
 
 
 def test_server_properties_describe_one_combined_node_on_loopback(config: DevstackConfig) -> None:
-    props = parse_properties(render_server_properties(config))
+    props = parse_properties(render_server_properties(config, PASSWORD))
 
     assert props["process.roles"] == "broker,controller"
     assert props["node.id"] == "1"
     assert props["controller.quorum.voters"] == "1@127.0.0.1:29093"
-    assert props["listeners"] == "PLAINTEXT://127.0.0.1:29092,CONTROLLER://127.0.0.1:29093"
-    assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:29092"
+    assert props["listeners"] == "CLIENT://127.0.0.1:29092,CONTROLLER://127.0.0.1:29093"
+    assert props["advertised.listeners"] == "CLIENT://127.0.0.1:29092"
     assert props["controller.listener.names"] == "CONTROLLER"
-    assert props["inter.broker.listener.name"] == "PLAINTEXT"
+    assert props["inter.broker.listener.name"] == "CLIENT"
     assert props["log.dirs"] == str(config.kafka_data_dir)
     assert "controller.quorum.bootstrap.servers" not in props
 
 
+def test_no_listener_takes_an_anonymous_client(config: DevstackConfig) -> None:
+    props = parse_properties(render_server_properties(config, PASSWORD))
+
+    protocols = {pair.split(":")[1] for pair in props["listener.security.protocol.map"].split(",")}
+    assert protocols == {"SASL_PLAINTEXT"}
+    assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    assert props["listener.name.controller.sasl.enabled.mechanisms"] == "PLAIN"
+    # The controller listener knows the admin alone.
+    jaas = props["listener.name.controller.plain.sasl.jaas.config"]
+    assert re.findall(r"user_(\w+)=", jaas) == ["admin"]
+
+
+def test_the_authorizer_allows_nothing_without_an_acl_but_to_the_admin(
+    config: DevstackConfig,
+) -> None:
+    props = parse_properties(render_server_properties(config, PASSWORD))
+
+    assert props["authorizer.class.name"].endswith(".StandardAuthorizer")
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert props["super.users"] == "User:admin"
+
+
 def test_server_properties_are_tuned_for_a_single_broker(config: DevstackConfig) -> None:
-    props = parse_properties(render_server_properties(config))
+    props = parse_properties(render_server_properties(config, PASSWORD))
 
     for key in (
         "offsets.topic.replication.factor",
@@ -74,7 +99,7 @@ def test_server_properties_are_tuned_for_a_single_broker(config: DevstackConfig)
 def test_backslashes_in_paths_are_escaped(tmp_path: Path) -> None:
     config = load_config({"DEVSTACK_HOME": str(tmp_path / "odd\\name")})
 
-    props = parse_properties(render_server_properties(config))
+    props = parse_properties(render_server_properties(config, PASSWORD))
 
     assert props["log.dirs"] == str(config.kafka_data_dir).replace("\\", "\\\\")
 

@@ -12,6 +12,7 @@ from typing import cast
 
 import pytest
 
+from contracts.access import ALL_NAMES
 from devstack.api import Endpoints
 from devstack.config import load_config
 from devstack.services import _spec, status, tokens
@@ -62,15 +63,33 @@ def test_a_crashed_service_is_restarted_and_sigterm_stops_them_all(tmp_path: Pat
     assert "sleeper stopped" in output
 
 
+ENDPOINTS = Endpoints(
+    "127.0.0.1:19092",
+    "postgresql://atoz:atoz@127.0.0.1:15433/postgres",
+    kafka_passwords={name: f"pw-{name}" for name in ALL_NAMES},
+)
+
+
 def test_the_services_get_their_own_settings_and_hashed_tokens(tmp_path: Path) -> None:
     config = load_config({"DEVSTACK_HOME": str(tmp_path)})
-    endpoints = Endpoints("127.0.0.1:19092", "postgresql://atoz:atoz@127.0.0.1:15433/postgres")
-    spec = {entry["name"]: entry for entry in _spec(config, endpoints)}
+    spec = {entry["name"]: entry for entry in _spec(config, ENDPOINTS)}
     assert set(spec) == {"intake", "adjudication", "metrics", "dashboard"}
     adjudication_env = spec["adjudication"]["env"]
     assert isinstance(adjudication_env, dict)
     assert adjudication_env["ADJUDICATION_DATABASE_URL"].endswith(":15433/adjudication")
     assert adjudication_env["ADJUDICATION_KAFKA_BOOTSTRAP_SERVERS"] == "127.0.0.1:19092"
+    # Each service reaches Kafka as its own principal; the dashboard not at all.
+    for name in ("intake", "adjudication", "metrics"):
+        env = spec[name]["env"]
+        assert isinstance(env, dict)
+        prefix = name.upper()
+        assert (env[f"{prefix}_KAFKA_USERNAME"], env[f"{prefix}_KAFKA_PASSWORD"]) == (
+            name,
+            f"pw-{name}",
+        )
+    dashboard = spec["dashboard"]["env"]
+    assert isinstance(dashboard, dict)
+    assert not any("KAFKA" in key for key in dashboard)
     grants = json.loads(adjudication_env["ADJUDICATION_TOKENS"])
     secrets = {t["token"] for t in tokens(config).values()}
     assert all(grant["sha256"] not in secrets for grant in grants)  # digests, not tokens
@@ -80,8 +99,7 @@ def test_the_services_get_their_own_settings_and_hashed_tokens(tmp_path: Path) -
 
 def test_the_dashboard_is_pointed_at_the_services_and_holds_no_tokens(tmp_path: Path) -> None:
     config = load_config({"DEVSTACK_HOME": str(tmp_path)})
-    endpoints = Endpoints("127.0.0.1:19092", "postgresql://atoz:atoz@127.0.0.1:15433/postgres")
-    env = {entry["name"]: entry for entry in _spec(config, endpoints)}["dashboard"]["env"]
+    env = {entry["name"]: entry for entry in _spec(config, ENDPOINTS)}["dashboard"]["env"]
     assert isinstance(env, dict)
     assert env["DASHBOARD_METRICS_URL"].startswith("http://127.0.0.1:")
     assert {"DASHBOARD_INTAKE_URL", "DASHBOARD_ADJUDICATION_URL"} <= set(env)
@@ -94,7 +112,7 @@ def _environments(spec: list[dict[str, object]]) -> dict[str, dict[str, str]]:
 
 def test_on_event_time_every_service_follows_the_events(tmp_path: Path) -> None:
     config = load_config({"DEVSTACK_HOME": str(tmp_path)})
-    endpoints = Endpoints("127.0.0.1:19092", "postgresql://atoz:atoz@127.0.0.1:15433/postgres")
+    endpoints = ENDPOINTS
     wall = _environments(_spec(config, endpoints))
     event = _environments(_spec(config, endpoints, "event"))
     assert "ADJUDICATION_CLOCK" not in wall["adjudication"]

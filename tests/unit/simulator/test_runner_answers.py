@@ -21,6 +21,7 @@ from contracts.claims import (
 from marketsim.runner import Runner, Target, _Sent
 from marketsim.scenarios import Case, Scenario
 from marketsim.world import World, WorldConfig, build_world
+from servicekit.kafka import KafkaAccess
 
 END = datetime(2026, 6, 1, tzinfo=UTC)
 AT = END - timedelta(days=20)
@@ -30,7 +31,7 @@ def _runner_and_case(scenario: Scenario) -> tuple[Runner, Case]:
     world: World = build_world(WorldConfig(seed=1, days=90, end=END, sellers_per_profile=1))
     case = next(c for c in world.cases.values() if c.scenario is scenario)
     case.claim_id = f"clm-{case.order_id}"
-    return Runner(world, Target("http://intake", "kafka:9092", "token")), case
+    return Runner(world, Target("http://intake", KafkaAccess("kafka:9092"), "token")), case
 
 
 def _rejected(case: Case, reason: RejectionReason, command_id: str) -> ClaimCommandRejected:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import logging
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from contracts.access import ADMIN
 from contracts.topics import topics_to_create
+from devstack import access
 from devstack import kafka as kafka_server
 from devstack import postgres as postgres_server
 from devstack.config import HOST, DevstackConfig, load_config
@@ -43,15 +46,27 @@ def _log_phase(phase: str, seconds: float, detail: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Endpoints:
-    """Where the platform finds the servers."""
+    """Where the platform finds the servers, and every Kafka principal's password."""
 
     kafka_bootstrap_servers: str
     postgres_url: str
+    kafka_passwords: dict[str, str] = field(default_factory=dict, repr=False)
+    kafka_credentials_file: Path | None = None
+
+    def kafka_options(self, principal: str = ADMIN) -> dict[str, Any]:
+        """aiokafka client options to reach the broker as ``principal``."""
+        return kafka_server.client_options(
+            self.kafka_bootstrap_servers, principal, self.kafka_passwords[principal]
+        )
 
     def as_env(self) -> dict[str, str]:
-        """The platform's settings pointing at these servers."""
+        """The platform's settings pointing at these servers (Kafka as the admin: the tests
+        create topics and read every one)."""
         return {
             "PLATFORM_KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
+            "PLATFORM_KAFKA_USERNAME": ADMIN,
+            "PLATFORM_KAFKA_PASSWORD": self.kafka_passwords.get(ADMIN, ""),
+            "PLATFORM_KAFKA_CREDENTIALS_FILE": str(self.kafka_credentials_file or ""),
             "PLATFORM_POSTGRES_URL": self.postgres_url,
         }
 
@@ -88,7 +103,10 @@ class Status:
 def endpoints(config: DevstackConfig) -> Endpoints:
     """The endpoints of ``config``'s servers (whether or not they are running)."""
     return Endpoints(
-        kafka_bootstrap_servers=config.kafka_bootstrap_servers, postgres_url=config.postgres_url
+        kafka_bootstrap_servers=config.kafka_bootstrap_servers,
+        postgres_url=config.postgres_url,
+        kafka_passwords=access.load_or_create(config.kafka_credentials_file),
+        kafka_credentials_file=config.kafka_credentials_file,
     )
 
 
@@ -97,6 +115,7 @@ def write_env_file(config: DevstackConfig) -> Path:
     lines = [f"{key}={value}" for key, value in endpoints(config).as_env().items()]
     config.home.mkdir(parents=True, exist_ok=True)
     scratch = config.env_file.with_name(".env.tmp")
+    scratch.touch(mode=0o600)  # it holds the Kafka admin's password
     scratch.write_text("\n".join(lines) + "\n")
     # Readers (a shell sourcing it mid-start) must never see a half-written file.
     scratch.replace(config.env_file)

@@ -98,6 +98,11 @@ class DevstackConfig:
         return self.kafka_dir / "cluster-id"
 
     @property
+    def kafka_credentials_file(self) -> Path:
+        """Every principal's password, generated on first start (mode 600, never committed)."""
+        return self.kafka_dir / "credentials.json"
+
+    @property
     def kafka_log(self) -> Path:
         """The broker's log4j output (readiness is detected here)."""
         return self.logs_dir / "kafka.log"

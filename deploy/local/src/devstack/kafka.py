@@ -3,6 +3,11 @@
 The broker runs detached from the launcher, listens on 127.0.0.1 only, and is tuned for tests:
 replication factor 1 everywhere, one partition for the internal topics, no rebalance delay, no
 topic auto-creation (topics come from ``contracts.topics``).
+
+No client is anonymous: the client listener takes SASL/SCRAM-SHA-512 only, KRaft's
+``StandardAuthorizer`` allows nothing without an ACL, and the principals and their ACLs are those
+of :mod:`contracts.access` (set up by :mod:`devstack.access`). The controller listener takes the
+admin alone (SASL/PLAIN, the one mechanism a controller can check before its metadata is read).
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 from xml.sax.saxutils import quoteattr
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
+from contracts.access import ADMIN, SASL_MECHANISM
+from devstack import access
 from devstack.config import HOST, DevstackConfig
 from devstack.errors import DevstackError, PrerequisiteError
 from devstack.jars import ensure_jars
@@ -76,7 +83,16 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\")
 
 
-def server_settings(config: DevstackConfig) -> dict[str, str]:
+def _jaas(module: str, admin_password: str, *, plain_users: bool = False) -> str:
+    # The password is urlsafe base64 (no quote, no backslash): safe between double quotes.
+    users = f' user_{ADMIN}="{admin_password}"' if plain_users else ""
+    return (
+        f'org.apache.kafka.common.security.{module} required username="{ADMIN}" '
+        f'password="{admin_password}"{users};'
+    )
+
+
+def server_settings(config: DevstackConfig, admin_password: str) -> dict[str, str]:
     """The broker's ``server.properties`` as a mapping."""
     broker = f"{HOST}:{config.kafka_port}"
     controller = f"{HOST}:{config.kafka_controller_port}"
@@ -85,11 +101,24 @@ def server_settings(config: DevstackConfig) -> dict[str, str]:
         "node.id": str(NODE_ID),
         # A static quorum: the storage is formatted without --standalone.
         "controller.quorum.voters": f"{NODE_ID}@{controller}",
-        "listeners": f"PLAINTEXT://{broker},CONTROLLER://{controller}",
-        "advertised.listeners": f"PLAINTEXT://{broker}",
+        "listeners": f"CLIENT://{broker},CONTROLLER://{controller}",
+        "advertised.listeners": f"CLIENT://{broker}",
         "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name": "CLIENT",
+        "listener.security.protocol.map": "CLIENT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+        "sasl.enabled.mechanisms": SASL_MECHANISM,
+        "sasl.mechanism.inter.broker.protocol": SASL_MECHANISM,
+        "listener.name.client.scram-sha-512.sasl.jaas.config": _jaas(
+            "scram.ScramLoginModule", admin_password
+        ),
+        "sasl.mechanism.controller.protocol": "PLAIN",
+        "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.controller.plain.sasl.jaas.config": _jaas(
+            "plain.PlainLoginModule", admin_password, plain_users=True
+        ),
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "super.users": f"User:{ADMIN}",
+        "allow.everyone.if.no.acl.found": "false",
         "log.dirs": str(config.kafka_data_dir),
         "num.partitions": "1",
         "default.replication.factor": "1",
@@ -110,10 +139,11 @@ def server_settings(config: DevstackConfig) -> dict[str, str]:
     }
 
 
-def render_server_properties(config: DevstackConfig) -> str:
-    """The text of the broker's ``server.properties``."""
+def render_server_properties(config: DevstackConfig, admin_password: str) -> str:
+    """The text of the broker's ``server.properties`` (it holds the admin's password)."""
     lines = ["# Written by devstack on every start; edit devstack/kafka.py instead."]
-    lines += [f"{key}={_escape(value)}" for key, value in server_settings(config).items()]
+    settings = server_settings(config, admin_password)
+    lines += [f"{key}={_escape(value)}" for key, value in settings.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -239,11 +269,20 @@ def prepare_and_launch(
     jar_dir = ensure_jars(config, report)
     config.kafka_dir.mkdir(parents=True, exist_ok=True)
     config.logs_dir.mkdir(parents=True, exist_ok=True)
-    config.kafka_properties.write_text(render_server_properties(config))
+    formatted = (config.kafka_data_dir / "meta.properties").is_file()
+    if formatted and not config.kafka_credentials_file.is_file():
+        raise DevstackError(
+            f"the Kafka storage in {config.kafka_data_dir} was formatted before the broker had "
+            "principals; `devstack clean` (or ./platform up, which starts fresh) makes a new one."
+        )
+    admin_password = access.load_or_create(config.kafka_credentials_file)[ADMIN]
+    config.kafka_properties.touch(mode=0o600)
+    config.kafka_properties.chmod(0o600)
+    config.kafka_properties.write_text(render_server_properties(config, admin_password))
     config.kafka_log4j_config.write_text(render_log4j2(config))
 
     with timed(report, "kafka format") as note:
-        if (config.kafka_data_dir / "meta.properties").is_file():
+        if formatted:
             note.detail = "already formatted"
         else:
             cluster_id = _cluster_id(config)
@@ -256,6 +295,9 @@ def prepare_and_launch(
                     "-c",
                     str(config.kafka_properties),
                     "-g",
+                    # The admin exists before the broker starts: it creates everyone else.
+                    "--add-scram",
+                    f"{SASL_MECHANISM}=[name={ADMIN},password={admin_password}]",
                 ],
                 what="formatting the Kafka storage",
                 log=config.logs_dir / "kafka-format.log",
@@ -323,10 +365,10 @@ def _wait_for_ready_line(config: DevstackConfig, launch: Launch, deadline: float
         time.sleep(0.1)
 
 
-async def _connect_admin(bootstrap: str, deadline: float) -> AIOKafkaAdminClient:
+async def _connect_admin(options: dict[str, Any], deadline: float) -> AIOKafkaAdminClient:
     last_error: Exception | None = None
     while time.monotonic() < deadline:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+        admin = AIOKafkaAdminClient(**options, request_timeout_ms=10_000)
         try:
             await admin.start()
             await admin.list_topics()
@@ -336,7 +378,8 @@ async def _connect_admin(bootstrap: str, deadline: float) -> AIOKafkaAdminClient
             await asyncio.sleep(0.2)
         else:
             return admin
-    raise DevstackError(f"the Kafka admin client cannot connect to {bootstrap}: {last_error}.")
+    where = options["bootstrap_servers"]
+    raise DevstackError(f"the Kafka admin client cannot connect to {where}: {last_error}.")
 
 
 async def _ensure_topics(
@@ -381,12 +424,13 @@ async def _ensure_topics(
 
 
 async def ensure_topics(
-    bootstrap_servers: str, topics: Iterable[tuple[str, int]], *, timeout_s: float = 60
+    options: dict[str, Any], topics: Iterable[tuple[str, int]], *, timeout_s: float = 60
 ) -> str:
     """Create the missing ``(name, partitions)`` topics on any broker and wait for their leaders;
-    a note of what was done (for a broker this launcher did not start, as the tests' may be)."""
+    a note of what was done (for a broker this launcher did not start, as the tests' may be).
+    ``options`` are an admin's aiokafka client options (bootstrap servers and credentials)."""
     deadline = time.monotonic() + timeout_s
-    admin = await _connect_admin(bootstrap_servers, deadline)
+    admin = await _connect_admin(options, deadline)
     try:
         return await _ensure_topics(admin, list(topics), deadline)
     finally:
@@ -411,18 +455,44 @@ def wait_until_ready(
         _wait_for_ready_line(config, launch, deadline)
     wanted = list(topics)
 
+    passwords = access.load_or_create(config.kafka_credentials_file)
+
     async def connect_and_create() -> None:
-        admin = await _connect_admin(config.kafka_bootstrap_servers, deadline)
+        admin = await _connect_admin(admin_options(config), deadline)
         try:
             if report is not None:
                 detail = f"pid {launch.pid}" if launch is not None else "already running"
                 report("kafka start", time.monotonic() - began, detail)
+            with timed(report, "kafka principals") as note:
+                note.detail = await asyncio.to_thread(
+                    access.apply, config.kafka_bootstrap_servers, passwords
+                )
             with timed(report, "kafka topics") as note:
                 note.detail = await _ensure_topics(admin, wanted, time.monotonic() + 60)
         finally:
             await admin.close()
 
     run_async(connect_and_create)
+
+
+def admin_options(config: DevstackConfig) -> dict[str, Any]:
+    """aiokafka client options to reach this devstack's broker as the admin."""
+    return client_options(
+        config.kafka_bootstrap_servers,
+        ADMIN,
+        access.load_or_create(config.kafka_credentials_file)[ADMIN],
+    )
+
+
+def client_options(bootstrap_servers: str, username: str, password: str) -> dict[str, Any]:
+    """aiokafka client options for a principal of the launcher's broker (SASL, no TLS)."""
+    return {
+        "bootstrap_servers": bootstrap_servers,
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": SASL_MECHANISM,
+        "sasl_plain_username": username,
+        "sasl_plain_password": password,
+    }
 
 
 def stop(config: DevstackConfig) -> bool:

@@ -102,6 +102,11 @@ def _spec(
         "LOG_FORMAT": "json",
         "TOKENS": grants,
     }
+
+    def principal(name: str) -> dict[str, str]:
+        # Each service reaches Kafka as its own principal (contracts.access): least privilege.
+        return {"KAFKA_USERNAME": name, "KAFKA_PASSWORD": endpoints.kafka_passwords[name]}
+
     # On event time the simulated days pass in seconds: quiet partitions and day boundaries
     # must be noticed in about as long.
     event_time = {
@@ -114,9 +119,13 @@ def _spec(
         "metrics": {"CLOCK": "event", "DAY_CHECK_SECONDS": "1"},
     }
     specific: dict[str, dict[str, str]] = {
-        "intake": {**shared, "CLAIMS_BASE_URL": _url("adjudication")},
-        "adjudication": {**shared, "DATABASE_URL": f"{base}/adjudication"},
-        "metrics": {**shared, "DATABASE_URL": f"{base}/metrics"},
+        "intake": {**shared, **principal("intake"), "CLAIMS_BASE_URL": _url("adjudication")},
+        "adjudication": {
+            **shared,
+            **principal("adjudication"),
+            "DATABASE_URL": f"{base}/adjudication",
+        },
+        "metrics": {**shared, **principal("metrics"), "DATABASE_URL": f"{base}/metrics"},
         "dashboard": {
             "LOG_FORMAT": "json",
             **{f"{name.upper()}_URL": _url(name) for name in ("intake", "adjudication", "metrics")},

@@ -30,6 +30,7 @@ from contracts.claims import ClaimEvent
 from contracts.orders import OrderFact
 from marketsim import preflight, runner, summary
 from marketsim.world import WorldConfig, build_world
+from servicekit.kafka import KafkaAccess
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 # Off a terminal (CI logs, a pipe) rich would wrap the tables at 80 columns.
@@ -45,10 +46,32 @@ def _local(service: str, default_port: int) -> str:
 
 LOCAL_KAFKA = f"127.0.0.1:{os.environ.get('DEVSTACK_KAFKA_PORT', '9092')}"
 LOCAL_TOKENS = Path(os.environ.get("DEVSTACK_HOME", ".devstack")) / "tokens.json"
+LOCAL_CREDENTIALS = (
+    Path(os.environ.get("DEVSTACK_HOME", ".devstack")) / "kafka" / "credentials.json"
+)
+PRINCIPAL = "simulator"
+"""The simulator's Kafka principal (contracts.access): writes order facts, reads claim events."""
 
 
 def _this_hour() -> datetime:
     return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _kafka_access(
+    bootstrap_servers: str, username: str | None, password: str | None, credentials: Path
+) -> KafkaAccess:
+    """As the given principal, else as the simulator with the launcher's password for it."""
+    if username is not None:
+        return KafkaAccess(bootstrap_servers, username, password)
+    try:
+        passwords: dict[str, str] = json.loads(credentials.read_text())
+        return KafkaAccess(bootstrap_servers, PRINCIPAL, passwords[PRINCIPAL])
+    except (OSError, ValueError, KeyError) as error:
+        raise typer.BadParameter(
+            f"no Kafka password for {PRINCIPAL!r} in {credentials} ({error}); pass "
+            "--kafka-username and --kafka-password",
+            param_hint="--kafka-username",
+        ) from None
 
 
 def _service_token(tokens_file: Path) -> str:
@@ -73,7 +96,7 @@ async def simulate(
     """Build the world, play it, and summarize: the whole job, as plain data."""
     await preflight.check_services(target.intake_url, metrics_url, target.token)
     if not force:
-        await preflight.check_clock(target.kafka_bootstrap_servers, config.start)
+        await preflight.check_clock(target.kafka, config.start)
     world = build_world(config)
     bar = Progress(
         TextColumn("[bold]{task.description}"),
@@ -134,6 +157,16 @@ def main(  # noqa: PLR0917  # typer reads each option from a parameter
         str,
         typer.Option(envvar="PLATFORM_KAFKA_BOOTSTRAP_SERVERS", help="Kafka bootstrap servers."),
     ] = LOCAL_KAFKA,
+    kafka_username: Annotated[
+        str | None,
+        typer.Option(envvar="ATOZ_KAFKA_USERNAME", help="Kafka principal [default: simulator]."),
+    ] = None,
+    kafka_password: Annotated[
+        str | None, typer.Option(envvar="ATOZ_KAFKA_PASSWORD", help="Its password.")
+    ] = None,
+    kafka_credentials: Annotated[
+        Path, typer.Option(help="Where ./platform up keeps the Kafka principals' passwords.")
+    ] = LOCAL_CREDENTIALS,
     token: Annotated[
         str | None, typer.Option(envvar="ATOZ_SERVICE_TOKEN", help="A service token for intake.")
     ] = None,
@@ -159,7 +192,8 @@ def main(  # noqa: PLR0917  # typer reads each option from a parameter
         sellers_per_profile=sellers_per_profile,
         order_scale=scale,
     )
-    target = runner.Target(intake_url, kafka, token or _service_token(tokens_file))
+    access = _kafka_access(kafka, kafka_username, kafka_password, kafka_credentials)
+    target = runner.Target(intake_url, access, token or _service_token(tokens_file))
     pace = runner.Pace(wall_seconds=minutes * 60)
     try:
         result = asyncio.run(

@@ -17,6 +17,7 @@ from aiokafka.errors import KafkaError
 
 from contracts import codec
 from contracts.topics import ORDERS
+from servicekit.kafka import KafkaAccess
 
 
 class PlatformNotReadyError(Exception):
@@ -53,10 +54,10 @@ async def check_services(
             )
 
 
-async def newest_order_fact(bootstrap_servers: str) -> datetime | None:
+async def newest_order_fact(kafka: KafkaAccess) -> datetime | None:
     """The latest event time among the last message of each ``orders.v1`` partition."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
+        **kafka.options(),
         enable_auto_commit=False,
         client_id="atoz-simulator-preflight",
         request_timeout_ms=10_000,
@@ -66,7 +67,9 @@ async def newest_order_fact(bootstrap_servers: str) -> datetime | None:
     except KafkaError:
         await consumer.stop()
         raise PlatformNotReadyError(
-            f"Kafka does not answer at {bootstrap_servers}: is the platform up?"
+            f"Kafka does not answer at {kafka.bootstrap_servers} as "
+            f"{kafka.username or 'an anonymous client'}: is the platform up, and is that "
+            "principal's password right?"
         ) from None
     try:
         partitions = [TopicPartition(ORDERS.name, p) for p in range(ORDERS.partitions)]
@@ -89,9 +92,9 @@ async def newest_order_fact(bootstrap_servers: str) -> datetime | None:
         await consumer.stop()
 
 
-async def check_clock(bootstrap_servers: str, start: datetime) -> None:
+async def check_clock(kafka: KafkaAccess, start: datetime) -> None:
     """Refuse a platform whose order facts already reach past the simulation's start."""
-    newest = await newest_order_fact(bootstrap_servers)
+    newest = await newest_order_fact(kafka)
     if newest is not None and newest > start:
         raise PlatformNotReadyError(
             f"orders.v1 already holds facts up to {newest:%Y-%m-%d %H:%M} UTC, after the"

@@ -43,6 +43,7 @@ from contracts.orders import OrderFact
 from contracts.topics import CLAIMS_EVENTS, ORDERS
 from marketsim.scenarios import Call, Case, Fact, Party, Reaction
 from marketsim.world import World, event_id
+from servicekit.kafka import KafkaAccess
 
 SOURCE: Final = "/atoz/simulator"
 REVIEWER: Final = "reviewer-sim"
@@ -59,7 +60,7 @@ class Target:
     """Where the platform is and the service token the simulator acts with."""
 
     intake_url: str
-    kafka_bootstrap_servers: str
+    kafka: KafkaAccess
     token: str
 
 
@@ -171,14 +172,14 @@ class Runner:
             timeout=30, limits=httpx.Limits(max_connections=32, max_keepalive_connections=32)
         )
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.target.kafka_bootstrap_servers,
+            **self.target.kafka.options(),
             client_id="atoz-simulator",
             enable_idempotence=True,
             acks="all",
             linger_ms=5,
         )
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.target.kafka_bootstrap_servers,
+            **self.target.kafka.options(),
             enable_auto_commit=False,
             client_id="atoz-simulator-tail",
         )

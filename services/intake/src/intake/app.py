@@ -33,7 +33,7 @@ def create_app(
     settings = settings or IntakeSettings()
     configure_logging(settings.log_format, settings.log_level, service=settings.service_name)
     publisher = publisher or KafkaCommandPublisher(
-        settings.kafka_bootstrap_servers,
+        settings.kafka(),
         timeout_seconds=settings.publish_timeout_seconds,
         client_id=settings.service_name,
     )

@@ -19,7 +19,7 @@ from aiokafka.errors import KafkaError
 from contracts import codec
 from contracts.envelope import Envelope
 from contracts.topics import CLAIMS_COMMANDS
-from servicekit.kafka import idempotent_producer, started
+from servicekit.kafka import KafkaAccess, idempotent_producer, started
 from servicekit.retry import Backoff
 
 log = structlog.get_logger(__name__)
@@ -39,8 +39,8 @@ class CommandPublisher(Protocol):
 class KafkaCommandPublisher:
     """Publishes to Kafka; connects in the background so the API starts even while Kafka is down."""
 
-    def __init__(self, bootstrap_servers: str, *, timeout_seconds: float, client_id: str) -> None:
-        self._bootstrap_servers = bootstrap_servers
+    def __init__(self, kafka: KafkaAccess, *, timeout_seconds: float, client_id: str) -> None:
+        self._kafka = kafka
         self._timeout = timeout_seconds
         self._client_id = client_id
         self._producer: AIOKafkaProducer | None = None
@@ -51,7 +51,7 @@ class KafkaCommandPublisher:
         failures = 0
         while True:
             producer = idempotent_producer(
-                self._bootstrap_servers,
+                self._kafka,
                 client_id=self._client_id,
                 linger_ms=1,
                 request_timeout_ms=int(self._timeout * 1000),
@@ -64,7 +64,7 @@ class KafkaCommandPublisher:
                 log.warning("intake.broker_unreachable", error=str(error), retry_in=delay)
                 await asyncio.sleep(delay)
                 continue
-            log.info("intake.broker_connected", bootstrap_servers=self._bootstrap_servers)
+            log.info("intake.broker_connected", bootstrap_servers=self._kafka.bootstrap_servers)
             return
 
     async def start(self) -> None:

@@ -40,7 +40,7 @@ from contracts.dlq import REASON_CONTRACT_VIOLATION, REASON_NOT_JSON, DeadLetter
 from contracts.envelope import Envelope
 from contracts.topics import Topic
 from servicekit.inbox import first_deliveries
-from servicekit.kafka import idempotent_producer, started, stop_quietly, utc_now
+from servicekit.kafka import KafkaAccess, idempotent_producer, started, stop_quietly, utc_now
 from servicekit.retry import Backoff, is_transient, retry_transient
 
 log = structlog.get_logger(__name__)
@@ -248,7 +248,7 @@ class BatchConsumer:
 
     def __init__(
         self,
-        bootstrap_servers: str,
+        kafka: KafkaAccess,
         group_id: str,
         topics: Sequence[Topic],
         pool: asyncpg.Pool,
@@ -266,7 +266,7 @@ class BatchConsumer:
             raise ValueError("a consumer needs at least one topic")
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
-        self._bootstrap_servers = bootstrap_servers
+        self._kafka = kafka
         self._group_id = group_id
         self._topics = {topic.name: topic for topic in topics}
         self._pool = pool
@@ -355,7 +355,7 @@ class BatchConsumer:
 
     async def _connect(self) -> AIOKafkaConsumer:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap_servers,
+            **self._kafka.options(),
             group_id=self._group_id,
             client_id=self._client_id,
             enable_auto_commit=False,  # offsets are committed after the database commit only
@@ -510,7 +510,7 @@ class BatchConsumer:
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
             self._producer = await started(
-                idempotent_producer(self._bootstrap_servers, client_id=f"{self._client_id}-dlq")
+                idempotent_producer(self._kafka, client_id=f"{self._client_id}-dlq")
             )
         return self._producer
 

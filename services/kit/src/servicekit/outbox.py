@@ -27,7 +27,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from servicekit.kafka import idempotent_producer, started, stop_quietly
+from servicekit.kafka import KafkaAccess, idempotent_producer, started, stop_quietly
 from servicekit.retry import Backoff, is_transient
 
 log = structlog.get_logger(__name__)
@@ -118,7 +118,7 @@ class OutboxRelay:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        bootstrap_servers: str,
+        kafka: KafkaAccess,
         *,
         client_id: str,
         batch_size: int = 500,
@@ -128,7 +128,7 @@ class OutboxRelay:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self._pool = pool
-        self._bootstrap_servers = bootstrap_servers
+        self._kafka = kafka
         self._client_id = client_id
         self._batch_size = batch_size
         self._idle_poll_seconds = idle_poll_seconds
@@ -179,7 +179,7 @@ class OutboxRelay:
         if self._producer is None:
             self._producer = await started(
                 idempotent_producer(
-                    self._bootstrap_servers,
+                    self._kafka,
                     client_id=self._client_id,
                     linger_ms=5,  # a short wait fills batches when a burst of rows is being sent
                 )

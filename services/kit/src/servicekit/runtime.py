@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from contracts.topics import Topic
 from servicekit import postgres
 from servicekit.consumer import BatchConsumer, Handler
+from servicekit.kafka import KafkaAccess
 from servicekit.outbox import OutboxRelay
 
 Loop = Callable[[asyncpg.Pool], Coroutine[Any, Any, None]]
@@ -36,7 +37,7 @@ class ConsumingService:
     name: str
     database_url: str
     pool_size: int
-    kafka_bootstrap_servers: str
+    kafka: KafkaAccess
     consumer_group: str
     topics: Sequence[Topic]
     max_batch: int
@@ -60,11 +61,9 @@ class ConsumingService:
         """Start everything, yield while the service serves, then stop it all gracefully."""
         self._pool = pool = await postgres.create_pool(self.database_url, max_size=self.pool_size)
         await postgres.apply_migrations(pool, postgres.SERVICEKIT_MIGRATIONS, self.migrations)
-        self._relay = OutboxRelay(
-            pool, self.kafka_bootstrap_servers, client_id=f"{self.name}-relay"
-        )
+        self._relay = OutboxRelay(pool, self.kafka, client_id=f"{self.name}-relay")
         self._consumer = BatchConsumer(
-            self.kafka_bootstrap_servers,
+            self.kafka,
             self.consumer_group,
             self.topics,
             pool,

@@ -6,10 +6,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from servicekit.eventtime import ClockMode, TimeBounds, Timekeeper
+from servicekit.kafka import KafkaAccess, SecurityProtocol
 
 LogFormat = Literal["json", "console", "auto"]
 
@@ -22,6 +23,18 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092", description="Comma-separated host:port list of Kafka brokers."
     )
+    kafka_username: str | None = Field(
+        default=None, description="The service's Kafka principal (SASL/SCRAM-SHA-512)."
+    )
+    kafka_password: SecretStr | None = Field(default=None, description="Its password.")
+    kafka_security_protocol: SecurityProtocol | None = Field(
+        default=None,
+        description="SASL_SSL in production; empty: SASL_PLAINTEXT with a username, else "
+        "PLAINTEXT.",
+    )
+    kafka_ca_file: str | None = Field(
+        default=None, description="CA bundle for SASL_SSL (the system's CAs when empty)."
+    )
     http_host: str = Field(default="127.0.0.1", description="Interface the HTTP API listens on.")
     http_port: int = Field(default=8000, ge=1, le=65535)
     log_format: LogFormat = Field(
@@ -32,6 +45,17 @@ class ServiceSettings(BaseSettings):
     shutdown_grace_seconds: float = Field(
         default=20.0, gt=0, description="How long in-flight work may take to finish on stop."
     )
+
+    def kafka(self) -> KafkaAccess:
+        """How this service reaches Kafka, and as whom."""
+        password = self.kafka_password.get_secret_value() if self.kafka_password else None
+        return KafkaAccess(
+            bootstrap_servers=self.kafka_bootstrap_servers,
+            username=self.kafka_username,
+            password=password,
+            security_protocol=self.kafka_security_protocol,
+            ca_file=self.kafka_ca_file,
+        )
 
 
 class DatabaseSettings(ServiceSettings):

@@ -78,7 +78,7 @@ def create_app(
         name="metrics",
         database_url=settings.database_url,
         pool_size=settings.database_pool_size,
-        kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
+        kafka=settings.kafka(),
         consumer_group=settings.consumer_group,
         topics=[ORDERS, CLAIMS_EVENTS],
         max_batch=settings.max_batch,

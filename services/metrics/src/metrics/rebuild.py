@@ -7,6 +7,9 @@ applies every message exactly once (the inbox deduplicates retried messages) wit
 handler as the live service, and shows a progress bar. Health events are not published again:
 the rebuilt outbox is emptied. With ``--commit-offsets`` the service's consumer group is moved
 to where the rebuild stopped, so a service started on the rebuilt database goes on from there.
+
+An operator tool: it reads the dead-letter topics too (what the live service refused is skipped),
+so it connects as the Kafka admin: ``METRICS_KAFKA_USERNAME=admin METRICS_KAFKA_PASSWORD=...``.
 """
 
 from __future__ import annotations
@@ -28,15 +31,24 @@ from metrics.settings import MetricsSettings
 from servicekit import postgres
 from servicekit.consumer import Delivered
 from servicekit.inbox import first_deliveries
+from servicekit.kafka import KafkaAccess
 
 REBUILD_CONSUMER = "metrics-rebuild"
+STALL_POLLS = 10
+"""Polls in a row that bring nothing while records remain: the reader is refused, not slow."""
+
+
+class RebuildError(Exception):
+    """The rebuild cannot go on; the message says why and what to do."""
+
+
 BATCH = 1000
 
 app = typer.Typer(add_completion=False, help=__doc__)
 
 
 async def rebuild(
-    bootstrap_servers: str,
+    kafka: KafkaAccess,
     database_url: str,
     settings: MetricsSettings,
     *,
@@ -50,7 +62,7 @@ async def rebuild(
     event time the newest event time read).
     """
     pool = await postgres.create_pool(database_url)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.options(), enable_auto_commit=False)
     await consumer.start()
     try:
         await postgres.apply_migrations(pool, postgres.SERVICEKIT_MIGRATIONS, store.MIGRATIONS)
@@ -99,7 +111,7 @@ async def rebuild(
             on_progress(done, total)
         await pool.execute("DELETE FROM outbox WHERE topic = 'sellers.health.v1'")
         if commit_offsets_for:
-            await _commit(bootstrap_servers, commit_offsets_for, ends)
+            await _commit(kafka, commit_offsets_for, ends)
         return applied
     finally:
         await consumer.stop()
@@ -136,8 +148,17 @@ async def dead_lettered(
     ends = await consumer.end_offsets(dlqs)
     found: set[tuple[str, int, int]] = set()
     positions = {tp: await consumer.position(tp) for tp in dlqs}
+    idle = 0
     while any(positions[tp] < ends[tp] for tp in dlqs):
-        for tp, records in (await consumer.getmany(timeout_ms=1000)).items():
+        batch = await consumer.getmany(timeout_ms=1000)
+        idle = 0 if batch else idle + 1
+        if idle >= STALL_POLLS:
+            # aiokafka logs a refused fetch instead of raising it: say what to do, do not spin.
+            raise RebuildError(
+                "the dead-letter topics cannot be read as this principal: run the rebuild as "
+                "the Kafka admin (METRICS_KAFKA_USERNAME=admin and its password)"
+            )
+        for tp, records in batch.items():
             for record in records:
                 positions[tp] = record.offset + 1
                 letter = DeadLetter.from_headers(record.headers)
@@ -151,10 +172,8 @@ def _as_of(settings: MetricsSettings) -> date | None:
     return None if settings.clock == "event" else date.today()  # noqa: DTZ011  # the service's own day
 
 
-async def _commit(bootstrap_servers: str, group: str, ends: dict[TopicPartition, int]) -> None:
-    committer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
-    )
+async def _commit(kafka: KafkaAccess, group: str, ends: dict[TopicPartition, int]) -> None:
+    committer = AIOKafkaConsumer(**kafka.options(), group_id=group, enable_auto_commit=False)
     await committer.start()
     try:
         committer.assign(list(ends))
@@ -190,7 +209,7 @@ def main(
 
         applied = asyncio.run(
             rebuild(
-                settings.kafka_bootstrap_servers,
+                settings.kafka(),
                 target,
                 settings,
                 commit_offsets_for=settings.consumer_group if commit_offsets else None,
