@@ -169,7 +169,7 @@ def test_the_dashboard_shows_the_figures_the_apis_answer(
     running_platform: RunningPlatform, browser: Chrome
 ) -> None:
     platform = running_platform
-    token = platform.tokens["service"]
+    token = platform.tokens["operator"]
     failures: list[tuple[str, Exception]] = []
     http = httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=10)
 
@@ -193,7 +193,7 @@ def _check_operator_view(
     browser: Chrome, platform: RunningPlatform, read: Callable[[str], Any]
 ) -> None:
     metrics, adjudication = platform.api["metrics"], platform.api["adjudication"]
-    browser.get(f"{platform.dashboard_url}/#token={platform.tokens['service']}")
+    browser.get(f"{platform.dashboard_url}/#token={platform.tokens['operator']}")
     _wait_settled(browser)
     assert "token=" not in browser.current_url  # the token left the address bar
 

@@ -114,7 +114,7 @@ async def test_each_sellers_rate_on_the_api_equals_a_recomputation_from_the_even
     running_platform: RunningPlatform,
 ) -> None:
     events = await _read_from_scratch(running_platform.kafka)
-    headers = {"Authorization": f"Bearer {running_platform.tokens['service']}"}
+    headers = {"Authorization": f"Bearer {running_platform.tokens['operator']}"}
     metrics = running_platform.api["metrics"]
     compared = 0
     async with httpx.AsyncClient(headers=headers, timeout=10) as http:

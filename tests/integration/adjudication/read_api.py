@@ -37,7 +37,8 @@ IN_REVIEW = "clm-2"
 # One token per kind of reader: staff, the seeded claims' seller and buyer, and one of each
 # role whose subject is the other party's id (ids of different roles may coincide).
 READERS = {
-    "service": ("service", "operator"),
+    "service": ("service", "simulator"),
+    "operator": ("operator", "operator-demo"),
     "seller": ("seller", "seller-acme"),
     "buyer": ("buyer", "buyer-42"),
     "buyer_named_like_the_seller": ("buyer", "seller-acme"),

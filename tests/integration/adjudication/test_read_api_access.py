@@ -23,7 +23,7 @@ async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
             yield http
 
 
-@pytest.mark.parametrize("who", ["seller", "buyer", "service"])
+@pytest.mark.parametrize("who", ["seller", "buyer", "service", "operator"])
 @pytest.mark.parametrize("claim_id", [WAITING, IN_REVIEW])
 async def test_each_party_and_staff_read_the_claim(
     client: httpx.AsyncClient, who: str, claim_id: str

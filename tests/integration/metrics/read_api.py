@@ -24,7 +24,8 @@ AS_OF = date(2026, 5, 4)
 # (seller, orders, defective): 3% (at risk), 1% (at risk) and 0.5%, on two days each.
 SELLERS = [("seller-z", 100, 3), ("seller-acme", 200, 2), ("seller-b", 200, 1)]
 READERS = {
-    "service": ("service", "operator"),
+    "service": ("service", "simulator"),
+    "operator": ("operator", "operator-demo"),
     "seller": ("seller", "seller-acme"),
     "buyer_named_like_the_seller": ("buyer", "seller-acme"),
 }

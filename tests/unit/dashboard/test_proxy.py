@@ -20,7 +20,6 @@ from servicekit.problems import install_problem_handlers
 from tests.support.unreachable import UnreachableDatabase
 
 SETTINGS = DashboardSettings(
-    intake_url="http://intake.test:8001",
     adjudication_url="http://adjudication.test:8002/",  # a trailing slash is tolerated
     metrics_url="http://metrics.test:8003",
     log_format="console",
@@ -71,18 +70,48 @@ async def test_a_read_is_forwarded_with_its_path_query_and_bearer_token(
 
 
 @pytest.mark.parametrize(
-    ("service", "base"),
+    ("service", "path", "base"),
     [
-        ("intake", "http://intake.test:8001"),
-        ("adjudication", "http://adjudication.test:8002"),
-        ("metrics", "http://metrics.test:8003"),
+        ("adjudication", "v1/review-queue", "http://adjudication.test:8002"),
+        ("metrics", "v1/sellers/at-risk", "http://metrics.test:8003"),
     ],
 )
 async def test_each_service_name_goes_to_that_services_base_url(
-    client: httpx.AsyncClient, upstream: Recorder, service: str, base: str
+    client: httpx.AsyncClient, upstream: Recorder, service: str, path: str, base: str
 ) -> None:
-    await client.get(f"/api/{service}/health/ready")
-    assert [str(request.url) for request in upstream.seen] == [f"{base}/health/ready"]
+    await client.get(f"/api/{service}/{path}")
+    assert [str(request.url) for request in upstream.seen] == [f"{base}/{path}"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/metrics/docs",
+        "/api/metrics/openapi.json",
+        "/api/adjudication/docs/assets/swagger-ui-bundle.js",
+        "/api/metrics/health/ready",
+        "/api/metrics/v1/sellers/s-1/health/extra",
+        "/api/intake/v1/claims",
+    ],
+)
+async def test_the_proxy_forwards_only_the_read_routes_the_page_uses(
+    client: httpx.AsyncClient, upstream: Recorder, path: str
+) -> None:
+    answer = await client.get(path)
+    assert answer.status_code == 404
+    assert answer.json()["error"] in {"not_proxied", "unknown_service"}
+    assert upstream.seen == []
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/static/app.js", "/api/metrics/v1/sellers", "/api/metrics/docs", "/nowhere"]
+)
+async def test_every_response_carries_the_content_security_policy(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    answer = await client.get(path)
+    assert "default-src 'self'" in answer.headers["content-security-policy"]
+    assert answer.headers["x-content-type-options"] == "nosniff"
 
 
 async def test_a_read_without_a_token_is_forwarded_without_one(
@@ -225,13 +254,12 @@ async def test_nothing_connects_before_the_lifespan_starts(upstream: Recorder) -
 def test_the_settings_default_to_the_services_local_ports(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name in ("HTTP_PORT", "INTAKE_URL", "ADJUDICATION_URL"):
+    for name in ("HTTP_PORT", "ADJUDICATION_URL"):
         monkeypatch.delenv(f"DASHBOARD_{name}", raising=False)
     monkeypatch.setenv("DASHBOARD_METRICS_URL", "http://elsewhere:9003/")
     settings = DashboardSettings()
     assert settings.http_port == 8000
     assert settings.upstreams() == {
-        "intake": "http://127.0.0.1:8001",
         "adjudication": "http://127.0.0.1:8002",
         "metrics": "http://elsewhere:9003",
     }
@@ -265,7 +293,7 @@ async def test_a_control_character_in_the_path_is_a_422_and_nothing_is_forwarded
     "path",
     [
         "/api/metrics/v1/sellers/%2e%2e/%2e%2e/metrics",  # would reach intake's /metrics
-        "/api/intake/v1/claims/%2e/x",
+        "/api/adjudication/v1/claims/%2e/x",
         "/api/metrics/v1//sellers",
     ],
 )

@@ -24,6 +24,7 @@ TOKENS = {
     "seller": ("tok-seller-acme", "seller-acme"),
     "reviewer": ("tok-reviewer-1", "rev-1"),
     "service": ("tok-service-sim", "simulator"),
+    "operator": ("tok-operator", "operator-demo"),
 }
 
 

@@ -171,3 +171,33 @@ async def test_a_malformed_delegation_or_event_time_is_422_on_its_header(
     )
     assert response.status_code == 422
     assert any(f["field"].startswith(f"header.{header}") for f in response.json()["fields"])
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/claims",
+        "/v1/claims/clm-1/withdrawal",
+        "/v1/claims/clm-1/response",
+        "/v1/claims/clm-1/decision",
+        "/v1/claims/clm-1/appeals",
+    ],
+)
+async def test_the_read_only_operator_may_take_no_action(
+    client: httpx.AsyncClient, publisher: RecordingPublisher, path: str
+) -> None:
+    response = await client.post(path, json={"order_id": "o-1"}, headers=bearer("operator"))
+    assert response.status_code == 403
+    assert publisher.published == []
+
+
+@pytest.mark.parametrize("header", ["X-On-Behalf-Of", "X-Event-Time"])
+async def test_the_operator_may_not_act_for_anyone_nor_state_a_time(
+    client: httpx.AsyncClient, publisher: RecordingPublisher, header: str
+) -> None:
+    value = "buyer:buyer-0042" if header == "X-On-Behalf-Of" else "2026-03-20T12:00:00Z"
+    response = await client.post(
+        "/v1/claims", json=filing(), headers=bearer("operator") | {header: value}
+    )
+    assert response.status_code == 403
+    assert publisher.published == []

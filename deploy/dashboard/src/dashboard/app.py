@@ -3,9 +3,12 @@
 The page (plain HTML, CSS and JavaScript modules: nothing to build, nothing from a CDN) calls
 ``/api/<service>/<path>`` on this server, which forwards the GET with the caller's bearer token
 to that service. Going through one origin means the services need no CORS, and the token goes
-only to the three configured services. The proxy holds no token of its own: what the page may
-read is exactly what its token may read. Nothing connects at import time; the one HTTP client
-is made in the lifespan. Run with ``python -m dashboard`` (host and port from settings).
+only to the configured services. The proxy holds no token of its own: what the page may read is
+exactly what its token may read, and it forwards only the read routes the page uses
+(:data:`READ_ROUTES`: no ``/docs``, nothing of intake's). Every response, the page, its files,
+the proxied answers and the errors, carries the :data:`SECURITY_HEADERS`. Nothing connects at
+import time; the one HTTP client is made in the lifespan. Run with ``python -m dashboard``
+(host and port from settings).
 
 The proxy judges only what it forwards, and refuses with a 422 in the services' error shape
 (:mod:`servicekit.problems`, ``fields`` naming ``path``, ``query`` or the header) what no
@@ -28,10 +31,13 @@ from urllib.parse import quote
 import httpx
 import structlog
 from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dashboard.settings import DashboardSettings
 from servicekit.logging import configure_logging
@@ -51,6 +57,24 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 
+
+_ID: Final = r"[^/]+"  # an id: the service judges it and answers its own 422
+READ_ROUTES: Final[dict[str, tuple[re.Pattern[str], ...]]] = {
+    "metrics": tuple(
+        re.compile(pattern)
+        for pattern in (
+            r"v1/sellers",
+            r"v1/sellers/at-risk",
+            rf"v1/sellers/{_ID}/health",
+            rf"v1/sellers/{_ID}/history",
+        )
+    ),
+    "adjudication": tuple(
+        re.compile(pattern)
+        for pattern in (r"v1/review-queue", rf"v1/sellers/{_ID}/claims", rf"v1/claims/{_ID}")
+    ),
+}
+"""The read routes the page calls, by service: the only paths the proxy forwards."""
 
 MAX_PATH: Final = 2048
 MAX_QUERY: Final = 2048
@@ -136,6 +160,8 @@ def create_app(
         refusals = _refusals(path, query, request)
         if refusals:
             return _no_store(validation_problem(refusals))
+        if not any(route.fullmatch(path) for route in READ_ROUTES[service]):
+            return _error(404, "not_proxied", f"the dashboard reads no {path!r} from {service}")
         client = upstream.client
         if client is None:
             return _error(503, "starting", "the dashboard is not started yet")
@@ -170,6 +196,7 @@ def create_app(
         return Response(answer.content, status_code=answer.status_code, headers=relayed)
 
     return Starlette(
+        middleware=[Middleware(_SecurityHeaders)],
         routes=[
             Route("/", index, methods=["GET"]),
             Route("/health/live", live, methods=["GET"]),
@@ -179,6 +206,28 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+
+
+class _SecurityHeaders:
+    """Adds :data:`SECURITY_HEADERS` to every response (a plain ASGI middleware: it does not
+    buffer bodies, so the static files stream as before)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 def _no_store(response: Response) -> Response:

@@ -16,7 +16,6 @@ class DashboardSettings(ServiceSettings):
 
     service_name: str = "dashboard"
     http_port: int = Field(default=8000, ge=1, le=65535)
-    intake_url: str = Field(default="http://127.0.0.1:8001", description="Base URL of intake.")
     adjudication_url: str = Field(
         default="http://127.0.0.1:8002", description="Base URL of adjudication."
     )
@@ -28,7 +27,6 @@ class DashboardSettings(ServiceSettings):
     def upstreams(self) -> dict[str, str]:
         """Service name -> base URL, without a trailing slash."""
         return {
-            "intake": self.intake_url.rstrip("/"),
             "adjudication": self.adjudication_url.rstrip("/"),
             "metrics": self.metrics_url.rstrip("/"),
         }

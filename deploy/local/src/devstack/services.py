@@ -46,7 +46,10 @@ ROLES: Final = (
     ("seller", "late-shipper-01"),
     ("agent", "agent-demo"),
     ("reviewer", "reviewer-demo"),
-    ("service", "operator"),
+    # The simulator's: acts for every party and states event times. Never for a browser.
+    ("service", "simulator"),
+    # The dashboard's: reads every seller and queue, acts on nothing.
+    ("operator", "operator-demo"),
 )
 
 
@@ -64,18 +67,21 @@ def _url(name: str) -> str:
 
 
 def tokens(config: DevstackConfig) -> dict[str, dict[str, str]]:
-    """The development tokens, by role (made once, kept in the home, readable by root only)."""
+    """The development tokens, by role (made once, kept in the home, readable by their owner
+    only); a role added since the file was written gets its token then."""
     path = config.home / "tokens.json"
-    if path.exists():
-        found: dict[str, dict[str, str]] = json.loads(path.read_text())
-        return found
-    made = {
-        role: {"token": secrets.token_urlsafe(24), "subject": subject} for role, subject in ROLES
-    }
-    config.home.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(made, indent=2))
-    path.chmod(0o600)
-    return made
+    found: dict[str, dict[str, str]] = json.loads(path.read_text()) if path.exists() else {}
+    missing = [(role, subject) for role, subject in ROLES if role not in found]
+    if missing:
+        found |= {
+            role: {"token": secrets.token_urlsafe(24), "subject": subject}
+            for role, subject in missing
+        }
+        config.home.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.chmod(0o600)
+        path.write_text(json.dumps(found, indent=2))
+    return found
 
 
 def _grants(config: DevstackConfig) -> str:
@@ -128,7 +134,7 @@ def _spec(
         "metrics": {**shared, **principal("metrics"), "DATABASE_URL": f"{base}/metrics"},
         "dashboard": {
             "LOG_FORMAT": "json",
-            **{f"{name.upper()}_URL": _url(name) for name in ("intake", "adjudication", "metrics")},
+            **{f"{name.upper()}_URL": _url(name) for name in ("adjudication", "metrics")},
         },
     }
     spec: list[dict[str, object]] = []

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Literal
 
 import asyncpg
 import orjson
@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 from adjudication.lifecycle import Claim, available_actions
 from contracts.base import Identifier
 from contracts.claims import ClaimState, Discrepancy
-from servicekit.auth import Reader, Readers, reader_dependency
+from servicekit.auth import STAFF, Reader, Readers, reader_dependency
 from servicekit.problems import problem_responses
 
 Tab = Literal["action_required", "under_review", "option_to_appeal", "all"]
@@ -40,7 +40,6 @@ _TAB_FILTERS: dict[Tab, str] = {
     ),
     "all": "true",
 }
-STAFF: Final = ("reviewer", "agent", "service")
 
 ClaimId = Annotated[
     Identifier, Path(description="The claim's id, as intake returned it on filing.")

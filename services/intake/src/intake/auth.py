@@ -9,8 +9,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from contracts.claims import Actor, ActorRole
-from servicekit.auth import TokenGrant, hash_token
+from contracts.claims import Actor
+from servicekit.auth import TokenGrant, TokenRole, hash_token
 
 __all__ = ["PERMISSIONS", "Principal", "TokenGrant", "TokenRegistry", "hash_token", "new_token"]
 
@@ -18,7 +18,7 @@ Action = str  # one of the keys of PERMISSIONS
 
 # Who may ask for what. Adjudication still checks ownership (this seller's claim, this buyer's
 # order); intake only checks that the role may take the action at all.
-PERMISSIONS: Final[Mapping[Action, frozenset[ActorRole]]] = {
+PERMISSIONS: Final[Mapping[Action, frozenset[TokenRole]]] = {
     "claim.file": frozenset({"buyer", "agent"}),
     "claim.withdraw": frozenset({"buyer", "agent"}),
     "claim.respond": frozenset({"seller"}),
@@ -31,10 +31,14 @@ PERMISSIONS: Final[Mapping[Action, frozenset[ActorRole]]] = {
 class Principal:
     """The authenticated caller."""
 
-    role: ActorRole
+    role: TokenRole
     subject: str
 
     def as_actor(self) -> Actor:
+        # Only a role with a permission acts, and the operator has none (it reads, and only
+        # from the read APIs): every other role is an actor of the claims.
+        if self.role == "operator":
+            raise ValueError("an operator acts on nothing")
         return Actor(role=self.role, subject=self.subject)
 
     def may(self, action: Action) -> bool:

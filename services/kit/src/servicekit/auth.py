@@ -15,13 +15,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Annotated, Final
+from typing import Annotated, Final, Literal
 
 from fastapi import HTTPException, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from contracts.claims import ActorRole
+
+TokenRole = ActorRole | Literal["operator"]
+"""Who a token may be: an actor of the claims, or an ``operator`` who reads every seller and
+queue and acts on nothing (no command, no on-behalf-of, no event time): the dashboard's role."""
+
+STAFF: Final[tuple[TokenRole, ...]] = ("reviewer", "agent", "service", "operator")
+"""Roles that read every seller's and buyer's records."""
 
 
 class TokenGrant(BaseModel):
@@ -30,7 +37,7 @@ class TokenGrant(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-    role: ActorRole
+    role: TokenRole
     subject: Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
     def __repr__(self) -> str:
@@ -46,7 +53,7 @@ def hash_token(token: str) -> str:
 class Reader:
     """Who presented a token."""
 
-    role: ActorRole
+    role: TokenRole
     subject: str
 
 

@@ -24,10 +24,9 @@ from pydantic import BaseModel, Field
 from contracts.base import Identifier
 from contracts.sellers import AccountStatus, SellerOdrChanged
 from metrics.handlers import health_view
-from servicekit.auth import Reader, Readers, reader_dependency
+from servicekit.auth import STAFF, Reader, Readers, reader_dependency
 from servicekit.problems import problem_responses
 
-STAFF: Final = ("reviewer", "agent", "service")
 MAX_LIMIT: Final = 500
 MAX_OFFSET: Final = 2**31 - 1
 """The largest offset a page may start at: PostgreSQL's ``integer``, far past any seller count."""
