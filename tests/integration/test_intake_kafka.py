@@ -3,6 +3,7 @@ against the contract and keyed by order id; with Kafka unreachable the API answe
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -94,3 +95,41 @@ async def test_with_kafka_unreachable_the_api_answers_503_and_is_not_ready() -> 
         assert response.headers["retry-after"] == "5"
         assert (await client.get("/health/ready")).status_code == 503
         assert (await client.get("/health/live")).status_code == 200
+
+
+async def test_with_kafka_down_the_503_says_the_command_was_not_recorded() -> None:
+    settings = intake_settings(
+        kafka_bootstrap_servers=f"127.0.0.1:{_closed_port()}", publish_timeout_seconds=1.0
+    )
+    async for client in _client(create_app(settings)):
+        _, path, body, _ = ENDPOINTS[0]
+        answer = await client.post(path, json=body, headers=bearer("buyer"))
+    assert answer.status_code == 503
+    assert answer.json()["maybe_recorded"] is False
+    assert "not recorded" in answer.json()["message"]
+
+
+async def test_with_a_slow_broker_the_503_says_the_command_may_still_be_recorded_and_it_is(
+    kafka: KafkaAccess,
+) -> None:
+    # Kafka answers, just not within the (absurdly short) time intake may wait for its ack: the
+    # producer still delivers what it queued, so the 503 must not say "lost".
+    settings = intake_settings(**kafka_settings(kafka), publish_timeout_seconds=0.001)
+    async with tail(kafka, CLAIMS_COMMANDS.name) as commands:
+        async for client in _client(create_app(settings)):
+            for _ in range(50):  # connected first: this is a slow broker, not a missing one
+                if (await client.get("/health/ready")).status_code == 200:
+                    break
+                await asyncio.sleep(0.2)
+            _, path, body, _ = ENDPOINTS[0]
+            answer = await client.post(
+                path, json=body, headers=bearer("buyer") | {"Idempotency-Key": "slow-1"}
+            )
+        told = answer.json()
+        assert answer.status_code == 503, answer.text
+        assert told["maybe_recorded"] is True
+        assert "same Idempotency-Key is safe" in told["message"]
+        (record,) = await commands.collect(
+            lambda r: codec.decode(CLAIMS_COMMANDS, r.value).id == told["command_id"], count=1
+        )
+    assert codec.decode(CLAIMS_COMMANDS, record.value).data.claim_id == told["claim_id"]

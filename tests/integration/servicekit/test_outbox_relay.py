@@ -83,3 +83,42 @@ async def test_rows_the_broker_cannot_take_are_kept_in_the_outbox_never_dropped(
     finally:
         await relay.stop(grace_seconds=1.0)
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 1
+
+
+async def _terminate_every_connection(database_url: str, postgres_url: str) -> int:
+    """What a database restart does to its clients: every backend of the database is gone."""
+    admin = await asyncpg.connect(postgres_url)
+    try:
+        database = database_url.rsplit("/", 1)[1]
+        return int(
+            await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = $1 AND pid <> pg_backend_pid()",
+                database,
+            )
+        )
+    finally:
+        await admin.close()
+
+
+async def test_after_the_database_drops_every_connection_the_relay_listens_and_publishes_again(
+    pool: asyncpg.Pool, topics: Topics, kafka: KafkaAccess, database_url: str, postgres_url: str
+) -> None:
+    topic = await topics.new(partitions=1)
+    relay = OutboxRelay(pool, kafka, client_id="test-relay", idle_poll_seconds=60, backoff=FAST)
+    await relay.start()
+    try:
+        async with pool.acquire() as connection, connection.transaction():
+            await enqueue(connection, [OutboxMessage(topic.name, b"k", b"before")])
+        await relay.drain(timeout=5)
+        assert await _terminate_every_connection(database_url, postgres_url) >= 1
+        await asyncio.sleep(1.0)  # the relay sees its connections gone
+        async with pool.acquire() as connection, connection.transaction():
+            await enqueue(connection, [OutboxMessage(topic.name, b"k", b"after")])
+        # Woken by a NOTIFY on a listening connection made again (the poll is 60 s away).
+        await relay.drain(timeout=10)
+        assert relay.healthy
+    finally:
+        await relay.stop()
+    records = await read_all(kafka, topic.name, topic.partitions)
+    assert [record.value for record in records] == [b"before", b"after"]

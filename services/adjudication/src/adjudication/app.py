@@ -25,6 +25,7 @@ from servicekit.auth import Readers
 from servicekit.consumer import Delivered
 from servicekit.kafka import utc_now
 from servicekit.logging import configure_logging
+from servicekit.loophealth import LoopHealth
 from servicekit.problems import install_problem_handlers
 from servicekit.runtime import ConsumingService
 
@@ -33,11 +34,14 @@ log = structlog.get_logger("adjudication")
 
 async def _scheduler(
     pool: asyncpg.Pool,
+    health: LoopHealth,
     settings: AdjudicationSettings,
     policy: Policy,
     clock: Callable[[], datetime],
 ) -> None:
-    """Fire due deadlines, forever; on event time, "now" is the watermark in the database."""
+    """Fire due deadlines, forever; on event time, "now" is the watermark in the database.
+    Each pass takes a connection of its own from the pool, so one the database dropped is
+    never reused; the pass is reported on ``health`` for the probes."""
     while True:
         try:
             if settings.clock == "event":
@@ -46,13 +50,16 @@ async def _scheduler(
             else:
                 now = clock()
             fired = await handlers.fire_deadlines(pool, now=now, policy=policy) if now else 0
+            health.worked()
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             log.warning("scheduler.retry", error=str(error))
+            health.failed(error)
             fired = 0
-        except Exception:
+        except Exception as error:
             # A bug must not stop every deadline for good: log it loudly and keep going (the
             # deadline stays in its table, so it is tried again).
             log.exception("scheduler.failed")
+            health.failed(error)
             fired = 0
         if not fired:
             await asyncio.sleep(settings.scheduler_interval_seconds)
@@ -74,8 +81,8 @@ def create_app(
     async def handle(conn: asyncpg.Connection, batch: list[Delivered]) -> None:
         await handlers.apply_batch(conn, batch, policy=policy, timekeeper=timekeeper)
 
-    async def scheduler(pool: asyncpg.Pool) -> None:
-        await _scheduler(pool, settings, policy, clock)
+    async def scheduler(pool: asyncpg.Pool, health: LoopHealth) -> None:
+        await _scheduler(pool, health, settings, policy, clock)
 
     service = ConsumingService(
         name="adjudication",
@@ -88,6 +95,8 @@ def create_app(
         migrations=store.MIGRATIONS,
         handler=handle,
         grace_seconds=settings.shutdown_grace_seconds,
+        outbox_stall_seconds=settings.outbox_stall_seconds,
+        wedged_after_seconds=settings.wedged_after_seconds,
         loops=[scheduler],
     )
     app = FastAPI(title="A-to-z claims: adjudication", version="1.0.0", lifespan=service.lifespan)

@@ -42,7 +42,6 @@ from servicekit.problems import (
     Problem,
     ValidationProblem,
     install_problem_handlers,
-    problem,
     validation_problem,
 )
 
@@ -88,6 +87,15 @@ CLAIM_ACTIONS: Final[tuple[ClaimAction, ...]] = (
 )
 
 
+class Unavailable(Problem):
+    """Kafka did not acknowledge. ``maybe_recorded`` true: the command may still be recorded
+    (a retry with the same Idempotency-Key is safe); false: it was not."""
+
+    claim_id: str
+    command_id: str
+    maybe_recorded: bool
+
+
 class Accepted(BaseModel):
     """The command was acknowledged by Kafka; adjudication will decide what it does."""
 
@@ -103,8 +111,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": Problem, "description": "Body over the configured limit."},
     422: {"model": ValidationProblem, "description": "Field-level validation errors."},
     503: {
-        "model": Problem,
-        "description": "Kafka did not acknowledge; retry after the header.",
+        "model": Unavailable,
+        "description": "Kafka did not acknowledge; retry after the header. With "
+        "maybe_recorded, the command may still be recorded: a retry with the same "
+        "Idempotency-Key is safe.",
         "headers": {
             "Retry-After": {
                 "schema": {"type": "integer"},
@@ -234,11 +244,25 @@ def build_api(
         except BrokerUnavailableError as error:
             metrics.publish_failed(command.type)
             log.warning("intake.publish_failed", error=str(error))
-            return problem(
-                503,
-                "broker_unavailable",
-                "the command could not be recorded; nothing was accepted",
-                **{"Retry-After": str(retry_after_seconds)},
+            if error.maybe_recorded:
+                told = (
+                    "Kafka did not acknowledge the command in time: it may still be recorded. "
+                    "A retry with the same Idempotency-Key is safe (it is the same command, "
+                    "applied once); without one, read the claim before filing again"
+                )
+            else:
+                told = "Kafka is unreachable: the command was not recorded; retry later"
+            unavailable = Unavailable(
+                error="broker_unavailable",
+                message=told,
+                claim_id=command.claim_id,
+                command_id=message_id,
+                maybe_recorded=error.maybe_recorded,
+            )
+            return JSONResponse(
+                unavailable.model_dump(),
+                status_code=503,
+                headers={"Retry-After": str(retry_after_seconds)},
             )
         metrics.command_published(command.type)
         link = f"{claims_base_url.rstrip('/')}/v1/claims/{command.claim_id}"
@@ -372,7 +396,7 @@ def _document_claim_actions(app: FastAPI) -> None:
             document["paths"][spec.path] = {"post": _operation(spec)}
         components = document.setdefault("components", {})
         schemas: dict[str, Any] = components.setdefault("schemas", {})
-        models: list[type[BaseModel]] = [Accepted, Problem, ValidationProblem]
+        models: list[type[BaseModel]] = [Accepted, Problem, Unavailable, ValidationProblem]
         for model in [*models, *(spec.body for spec in CLAIM_ACTIONS)]:
             schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             schemas.update(schema.pop("$defs", {}))

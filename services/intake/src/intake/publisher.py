@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -25,8 +25,18 @@ from servicekit.retry import Backoff
 log = structlog.get_logger(__name__)
 
 
+READY_PROBE_SECONDS: Final = 2.0
+"""How long the readiness probe waits for the broker's metadata, at least."""
+
+
 class BrokerUnavailableError(RuntimeError):
-    """The broker did not acknowledge in time: nothing was accepted."""
+    """Kafka did not acknowledge the command. ``maybe_recorded`` says whether it was handed to
+    the producer: if so, the producer may still deliver it after the answer (aiokafka cannot
+    take back a record it queued), so the caller must not be told it was lost."""
+
+    def __init__(self, message: str, *, maybe_recorded: bool) -> None:
+        super().__init__(message)
+        self.maybe_recorded = maybe_recorded
 
 
 class CommandPublisher(Protocol):
@@ -54,7 +64,9 @@ class KafkaCommandPublisher:
                 self._kafka,
                 client_id=self._client_id,
                 linger_ms=1,
-                request_timeout_ms=int(self._timeout * 1000),
+                # The wait for an ack is bounded by the answer (publish); the producer's own
+                # requests keep a sane timeout, however short the answer must be.
+                request_timeout_ms=max(int(self._timeout * 1000), 1000),
             )
             try:
                 self._producer = await started(producer)
@@ -86,17 +98,20 @@ class KafkaCommandPublisher:
         if self._producer is None:
             return False
         try:
-            # Metadata for our topic proves the broker answers now, not just at start-up.
+            # A fresh metadata request proves the broker answers now: the producer's cached
+            # metadata would say yes long after Kafka went away.
+            probe = max(self._timeout, READY_PROBE_SECONDS)
+            answered = await asyncio.wait_for(self._producer.client.force_metadata_update(), probe)
             partitions = await asyncio.wait_for(
-                self._producer.partitions_for(CLAIMS_COMMANDS.name), self._timeout
+                self._producer.partitions_for(CLAIMS_COMMANDS.name), probe
             )
         except (KafkaError, TimeoutError):
             return False
-        return bool(partitions)
+        return bool(answered and partitions)
 
     async def publish(self, envelope: Envelope[Any]) -> None:
         if self._producer is None:
-            raise BrokerUnavailableError("not connected to Kafka")
+            raise BrokerUnavailableError("not connected to Kafka", maybe_recorded=False)
         try:
             await asyncio.wait_for(
                 self._producer.send_and_wait(
@@ -107,7 +122,9 @@ class KafkaCommandPublisher:
                 self._timeout,
             )
         except (KafkaError, TimeoutError) as error:
-            raise BrokerUnavailableError(f"Kafka did not acknowledge: {error!r}") from error
+            raise BrokerUnavailableError(
+                f"Kafka did not acknowledge: {error!r}", maybe_recorded=True
+            ) from error
 
 
 @dataclass
@@ -116,6 +133,8 @@ class RecordingPublisher:
 
     published: list[Envelope[Any]] = field(default_factory=list)
     available: bool = True
+    slow_instead: bool = False
+    """With ``available`` off: pretend Kafka took the command but did not acknowledge in time."""
 
     async def start(self) -> None:
         return None
@@ -128,5 +147,7 @@ class RecordingPublisher:
 
     async def publish(self, envelope: Envelope[Any]) -> None:
         if not self.available:
-            raise BrokerUnavailableError("pretending Kafka is down")
+            raise BrokerUnavailableError(
+                "pretending Kafka is down", maybe_recorded=self.slow_instead
+            )
         self.published.append(envelope)

@@ -41,6 +41,7 @@ from contracts.envelope import Envelope
 from contracts.topics import Topic
 from servicekit.inbox import first_deliveries
 from servicekit.kafka import KafkaAccess, idempotent_producer, started, stop_quietly, utc_now
+from servicekit.loophealth import LoopHealth
 from servicekit.retry import Backoff, is_transient, retry_transient
 
 log = structlog.get_logger(__name__)
@@ -285,11 +286,17 @@ class BatchConsumer:
         self._polling = False
         self._task: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
+        self.health = LoopHealth("consumer")
 
     @property
     def running(self) -> bool:
         """True while the consume loop runs (for readiness probes)."""
         return self._task is not None and not self._task.done()
+
+    @property
+    def healthy(self) -> bool:
+        """Running, and its last attempt (to reach the broker, to apply a batch) worked."""
+        return self.running and self.health.healthy
 
     @property
     def failure(self) -> BaseException | None:
@@ -530,8 +537,17 @@ class BatchConsumer:
         *,
         transient: Callable[[BaseException], bool] = is_transient,
     ) -> T:
+        async def attempt() -> T:
+            try:
+                result = await operation()
+            except Exception as error:
+                self.health.failed(error)
+                raise
+            self.health.worked()
+            return result
+
         return await retry_transient(
-            operation,
+            attempt,
             backoff=self._backoff,
             what=f"{self._name}.{what}",
             transient=transient,

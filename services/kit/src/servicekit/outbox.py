@@ -28,6 +28,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from servicekit.kafka import KafkaAccess, idempotent_producer, started, stop_quietly
+from servicekit.loophealth import LoopHealth
 from servicekit.retry import Backoff, is_transient
 
 log = structlog.get_logger(__name__)
@@ -138,11 +139,17 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stop_requested = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.health = LoopHealth("relay")
 
     @property
     def running(self) -> bool:
         """True while the relay loop runs (for readiness probes)."""
         return self._task is not None and not self._task.done()
+
+    @property
+    def healthy(self) -> bool:
+        """Running, and its last attempt to publish (or to find nothing to publish) worked."""
+        return self.running and self.health.healthy
 
     async def start(self) -> None:
         """Start relaying in the background; connections are made (and retried) there."""
@@ -193,8 +200,16 @@ class OutboxRelay:
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
 
+    def _listening(self) -> bool:
+        """Whether the LISTEN connection is still there. When the database drops it (a restart,
+        a failover), asyncpg hands it back to the pool: asking it anything then raises."""
+        try:
+            return self._listener is not None and not self._listener.is_closed()
+        except asyncpg.InterfaceError:
+            return False
+
     async def _ensure_listening(self) -> None:
-        if self._listener is not None and not self._listener.is_closed():
+        if self._listening():
             return
         await self._release_listener()
         connection = await self._pool.acquire()
@@ -253,6 +268,10 @@ class OutboxRelay:
                 sent = await self._publish_batch(await self._ensure_producer())
             except Exception as error:
                 failures += 1
+                self.health.failed(error)
+                if isinstance(error, asyncpg.PostgresError | asyncpg.InterfaceError | OSError):
+                    # Whatever broke with the database is dropped and made again, never reused.
+                    await self._release_listener()
                 if isinstance(error, KafkaError | TimeoutError):
                     # A fresh producer (new producer id, sequences from zero) after a broker
                     # fault, so the retry cannot be confused with what the old one had queued.
@@ -267,6 +286,7 @@ class OutboxRelay:
                 await self._pause(delay)
                 continue
             failures = 0
+            self.health.worked()
             if sent < self._batch_size:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._idle_poll_seconds)

@@ -15,9 +15,10 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import asyncpg
+import structlog
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
@@ -25,9 +26,23 @@ from contracts.topics import Topic
 from servicekit import postgres
 from servicekit.consumer import BatchConsumer, Handler
 from servicekit.kafka import KafkaAccess
+from servicekit.loophealth import LoopHealth
 from servicekit.outbox import OutboxRelay
 
-Loop = Callable[[asyncpg.Pool], Coroutine[Any, Any, None]]
+log = structlog.get_logger(__name__)
+
+
+def _say_if_crashed(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("loop.crashed", loop=task.get_name(), exc_info=task.exception())
+
+
+_OLDEST_OUTBOX_ROW_SECONDS: Final = (
+    "SELECT extract(epoch FROM clock_timestamp() - min(created_at))::float8 FROM outbox"
+)
+
+Loop = Callable[[asyncpg.Pool, LoopHealth], Coroutine[Any, Any, None]]
+"""A background loop: it gets the pool and reports each pass on its :class:`LoopHealth`."""
 
 
 @dataclass
@@ -45,7 +60,11 @@ class ConsumingService:
     handler: Handler
     grace_seconds: float
     loops: Sequence[Loop] = ()
+    outbox_stall_seconds: float = 60.0
+    wedged_after_seconds: float = 300.0
     _pool: asyncpg.Pool | None = field(default=None, init=False)
+    _loop_health: list[LoopHealth] = field(default_factory=list, init=False)
+    _loop_tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
     _consumer: BatchConsumer | None = field(default=None, init=False)
     _relay: OutboxRelay | None = field(default=None, init=False)
 
@@ -73,43 +92,82 @@ class ConsumingService:
         )
         await self._relay.start()
         await self._consumer.start()
-        tasks = [asyncio.create_task(loop(pool)) for loop in self.loops]
+        self._loop_health = [LoopHealth(getattr(loop, "__name__", "loop")) for loop in self.loops]
+        self._loop_tasks = tasks = [
+            asyncio.create_task(loop(pool, health), name=health.name)
+            for loop, health in zip(self.loops, self._loop_health, strict=True)
+        ]
+        for task in tasks:
+            task.add_done_callback(_say_if_crashed)
         try:
             yield
         finally:
             for task in tasks:
                 task.cancel()
             for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
+                # A loop that crashed was logged (and failed liveness) when it did.
+                with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             await self._consumer.stop(self.grace_seconds)
             await self._relay.stop(self.grace_seconds)
             await pool.close()
             self._pool = None
 
-    async def readiness(self) -> dict[str, bool]:
-        """Each part's state, for the readiness probe."""
-        checks = {
-            "consumer": self._consumer is not None and self._consumer.running,
-            "relay": self._relay is not None and self._relay.running,
+    def _parts(self) -> list[tuple[LoopHealth, bool]]:
+        """Every loop's health, and whether its task still runs."""
+        found = []
+        if self._consumer is not None:
+            found.append((self._consumer.health, self._consumer.running))
+        if self._relay is not None:
+            found.append((self._relay.health, self._relay.running))
+        found += [
+            (h, not t.done()) for h, t in zip(self._loop_health, self._loop_tasks, strict=True)
+        ]
+        return found
+
+    async def readiness(self) -> dict[str, Any]:
+        """Each part's state, for the readiness probe: ready when PostgreSQL answers, every
+        loop runs and its last pass worked, and the outbox is not stuck."""
+        checks: dict[str, Any] = {
+            health.name: {**health.report(), "running": running}
+            for health, running in self._parts()
         }
+        for check in checks.values():
+            check["ok"] = check["healthy"] and check["running"]
         try:
-            checks["postgres"] = bool(await self.pool.fetchval("SELECT true"))
-        except (RuntimeError, OSError, asyncpg.PostgresError):
-            checks["postgres"] = False
+            oldest = await self.pool.fetchval(_OLDEST_OUTBOX_ROW_SECONDS)
+            checks["postgres"] = {"ok": True}
+            stuck = oldest is not None and oldest > self.outbox_stall_seconds
+            checks["outbox"] = {"ok": not stuck, "oldest_row_seconds": round(oldest or 0.0, 1)}
+        except (RuntimeError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            checks["postgres"] = {"ok": False, "error": f"{type(error).__name__}: {error}"}
         return checks
+
+    def liveness(self) -> dict[str, Any]:
+        """Whether the process should be restarted: a loop whose task died, or that has made no
+        pass at all for ``wedged_after_seconds``, is beyond recovery (see
+        :mod:`servicekit.loophealth`). A loop riding out an outage is alive."""
+        return {
+            health.name: {"ok": running and not health.wedged(self.wedged_after_seconds)}
+            for health, running in self._parts()
+        }
 
     def install(self, app: FastAPI) -> None:
         """Liveness and readiness probes on ``app``."""
 
         @app.get("/health/live", tags=["operations"])
-        async def live() -> dict[str, str]:
-            return {"status": "alive"}
+        async def live() -> JSONResponse:
+            checks = self.liveness()
+            ok = all(check["ok"] for check in checks.values())
+            return JSONResponse(
+                {"status": "alive" if ok else "wedged", "checks": checks},
+                status_code=200 if ok else 503,
+            )
 
         @app.get("/health/ready", tags=["operations"])
         async def ready() -> JSONResponse:
             checks = await self.readiness()
-            ok = all(checks.values())
+            ok = all(check["ok"] for check in checks.values())
             return JSONResponse(
                 {"status": "ready" if ok else "not_ready", "checks": checks},
                 status_code=200 if ok else 503,

@@ -66,6 +66,18 @@ class DatabaseSettings(ServiceSettings):
         description="asyncpg URL of the service's own database.",
     )
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    outbox_stall_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Not ready while the oldest outbox row is older than this: events are not "
+        "getting out.",
+    )
+    wedged_after_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="Not live when a background loop has made no pass (working or failing) "
+        "for this long: only a restart helps.",
+    )
 
 
 _BOUNDS = TimeBounds()

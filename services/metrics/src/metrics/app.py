@@ -25,6 +25,7 @@ from servicekit.auth import Readers
 from servicekit.consumer import Delivered
 from servicekit.kafka import utc_now
 from servicekit.logging import configure_logging
+from servicekit.loophealth import LoopHealth
 from servicekit.problems import install_problem_handlers
 from servicekit.runtime import ConsumingService
 
@@ -33,6 +34,7 @@ log = structlog.get_logger("metrics")
 
 async def _day_boundaries(
     pool: asyncpg.Pool,
+    health: LoopHealth,
     today: Callable[[asyncpg.Connection], Awaitable[date]],
     odr_settings: OdrSettings,
     interval: float,
@@ -44,8 +46,10 @@ async def _day_boundaries(
         try:
             async with pool.acquire() as conn, conn.transaction():
                 last = await handlers.refresh_new_day(conn, today, last=last, settings=odr_settings)
-        except Exception:
+            health.worked()
+        except Exception as error:
             log.exception("metrics.day_refresh_failed")  # keeps trying: the next tick retries
+            health.failed(error)
         await asyncio.sleep(interval)
 
 
@@ -71,8 +75,8 @@ def create_app(
             conn, batch, settings=odr_settings, timekeeper=timekeeper, as_of=today
         )
 
-    async def day_boundaries(pool: asyncpg.Pool) -> None:
-        await _day_boundaries(pool, as_of, odr_settings, settings.day_check_seconds)
+    async def day_boundaries(pool: asyncpg.Pool, health: LoopHealth) -> None:
+        await _day_boundaries(pool, health, as_of, odr_settings, settings.day_check_seconds)
 
     service = ConsumingService(
         name="metrics",
@@ -85,6 +89,8 @@ def create_app(
         migrations=store.MIGRATIONS,
         handler=handle,
         grace_seconds=settings.shutdown_grace_seconds,
+        outbox_stall_seconds=settings.outbox_stall_seconds,
+        wedged_after_seconds=settings.wedged_after_seconds,
         loops=[day_boundaries],
     )
     app = FastAPI(title="A-to-z claims: metrics", version="1.0.0", lifespan=service.lifespan)
