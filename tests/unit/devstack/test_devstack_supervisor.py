@@ -16,6 +16,7 @@ from contracts.access import ALL_NAMES
 from devstack.api import Endpoints
 from devstack.config import load_config
 from devstack.services import _spec, status, tokens
+from devstack.supervisor import restart_pause
 
 
 def _wait_for(predicate: object, timeout: float = 15.0) -> bool:
@@ -144,3 +145,20 @@ def test_a_role_added_since_the_tokens_were_made_gets_a_token_and_the_others_are
     assert found["buyer"] == {"token": "t", "subject": "b"}
     assert found["operator"]["subject"] == "operator-demo"
     assert json.loads((tmp_path / "tokens.json").read_text()) == found
+
+
+@pytest.mark.parametrize(
+    ("crashes", "ran_for", "pause"),
+    [
+        (1, 600.0, 0.5),  # it had been running: back at once
+        (7, 30.0, 0.5),  # however often that happened before
+        (1, 1.0, 0.5),  # crashed on start: a first short pause...
+        (2, 1.0, 1.0),  # ...that grows while it keeps crashing on start...
+        (3, 1.0, 2.0),
+        (9, 1.0, 5.0),  # ...to a few seconds at most: clients retry for a minute
+    ],
+)
+def test_a_crashed_service_is_back_within_seconds(
+    crashes: int, ran_for: float, pause: float
+) -> None:
+    assert restart_pause(crashes, ran_for) == pause

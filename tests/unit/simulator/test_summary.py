@@ -167,3 +167,16 @@ def test_a_run_without_refusals_prints_no_refusal_line() -> None:
     out = StringIO()
     render(summarize(world, Observed(), odr=[]), Console(file=out, width=200))
     assert "refused" not in out.getvalue()
+
+
+def test_a_claim_whose_call_was_abandoned_is_reported_apart_not_as_the_platforms_mistake() -> None:
+    world = build_world(WorldConfig(seed=3, days=45, end=END, sellers_per_profile=2))
+    cases = list(world.cases.values())
+    lost = cases[0]  # never seen: its filing was abandoned after the retry budget
+    observed = Observed(http_failures=["/v1/claims: 503"], abandoned={lost.order_id})
+    result = summarize(world, observed, odr=[])
+    assert lost.order_id in {o["order_id"] for o in result["abandoned"]}
+    assert lost.order_id not in {o["order_id"] for o in result["mismatches"]}
+    out = StringIO()
+    render(result, Console(file=out, width=200))
+    assert "claims left out of the judgement" in out.getvalue()

@@ -1,8 +1,9 @@
 """The platform's three services as supervised processes (``python -m devstack.supervisor``).
 
 The supervisor reads ``<home>/services.json`` (names, commands, environment, log files), starts
-each service, restarts one that crashes (with a growing pause, so a service that cannot start
-does not spin), and on SIGTERM or SIGINT stops them all gracefully: SIGTERM, then SIGKILL after
+each service, restarts one that crashes (within half a second after a crash of a service that had
+been running, with a pause growing to five seconds while one keeps crashing on start: see
+:func:`restart_pause`), and on SIGTERM or SIGINT stops them all gracefully: SIGTERM, then SIGKILL after
 the grace period. It is started detached by :func:`devstack.services.start`.
 """
 
@@ -19,7 +20,22 @@ from pathlib import Path
 from typing import Any
 
 GRACE_SECONDS = 25.0
-MAX_PAUSE_SECONDS = 30.0
+FIRST_PAUSE_SECONDS = 0.5
+MAX_PAUSE_SECONDS = 5.0
+"""A service that cannot start is not hammered, nor left down for long: clients retry for a
+minute, so a restart must come well within it."""
+RAN_SECONDS = 10.0
+"""A service that ran this long before it exited had been running: it gets back at once."""
+
+
+def restart_pause(crashes_in_a_row: int, ran_for: float) -> float:
+    """Seconds to wait before starting a service again: at once (half a second) after a crash of
+    one that had been running, doubling up to :data:`MAX_PAUSE_SECONDS` while it keeps crashing
+    right after it starts."""
+    if ran_for >= RAN_SECONDS:
+        return FIRST_PAUSE_SECONDS
+    growing: float = FIRST_PAUSE_SECONDS * 2.0 ** max(crashes_in_a_row - 1, 0)
+    return min(growing, MAX_PAUSE_SECONDS)
 
 
 @dataclass
@@ -71,11 +87,11 @@ def run(spec_file: Path) -> int:
         for child in children:
             process = child.process
             if process is not None and process.poll() is not None and not stopping:
-                # A crash: pause longer each time it crashes soon after starting.
-                quick = time.monotonic() - child.started_at < 60
-                child.restarts = child.restarts + 1 if quick else 1
-                pause = min(2.0 ** (child.restarts - 1), MAX_PAUSE_SECONDS)
-                _say(f"{child.name} exited with {process.returncode}; restarting in {pause:.0f} s")
+                # A crash: back at once, pausing longer only while it crashes right on start.
+                ran_for = time.monotonic() - child.started_at
+                child.restarts = child.restarts + 1 if ran_for < RAN_SECONDS else 1
+                pause = restart_pause(child.restarts, ran_for)
+                _say(f"{child.name} exited with {process.returncode}; restarting in {pause:.1f} s")
                 child.process = None
                 child.next_start = time.monotonic() + pause
             if child.process is None and not stopping and time.monotonic() >= child.next_start:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
+import random
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -41,6 +42,7 @@ from contracts.claims import (
 from contracts.envelope import wrap
 from contracts.orders import OrderFact
 from contracts.topics import CLAIMS_EVENTS, ORDERS
+from marketsim.retries import RetryPolicy
 from marketsim.scenarios import Call, Case, Fact, Party, Reaction
 from marketsim.world import World, event_id
 from servicekit.kafka import KafkaAccess
@@ -62,6 +64,7 @@ class Target:
     intake_url: str
     kafka: KafkaAccess
     token: str
+    retries: RetryPolicy = field(default_factory=RetryPolicy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,9 @@ class Observed:
     facts_published: int = 0
     http_calls: int = 0
     http_failures: list[str] = field(default_factory=list)
+    abandoned: set[str] = field(default_factory=set)
+    """Orders whose claim lost a call the simulator gave up on after its retry budget: their
+    outcome is not the platform's to answer for."""
     events: int = 0
     decisive_rules: dict[str, set[str]] = field(default_factory=dict)
     """By claim: the rules that made its outcome (admission checks that passed left out)."""
@@ -153,6 +159,9 @@ class Runner:
         self.pace = pace
         self.on_step = on_step or (lambda _: None)
         self.observed = Observed()
+        # Jitter is timing, not the world: the same seed builds the same marketplace whatever
+        # the retries draw.
+        self._jitter = random.Random()  # jitter, not secrecy
         self._due: list[_Due] = []
         self._seq = 0
         self._answered: set[str] = set()  # orders whose claim the platform has answered
@@ -280,7 +289,7 @@ class Runner:
         self.observed.facts.extend(fact for _, fact in facts)
 
     async def _post(
-        self, path: str, on_behalf_of: str, at: datetime, key: str, body: Any
+        self, path: str, on_behalf_of: str, at: datetime, key: str, body: Any, *, order_id: str
     ) -> httpx.Response | None:
         assert self._http is not None  # noqa: S101  # set by run()
         headers = {
@@ -290,7 +299,12 @@ class Runner:
             "Idempotency-Key": f"sim{self.world.config.seed}-{key}",
         }
         url = self.target.intake_url.rstrip("/") + path
-        for attempt in range(5):
+        policy = self.target.retries
+        give_up = time.monotonic() + policy.budget
+        attempt = 0
+        while True:
+            status: int | None = None
+            retry_after: str | None = None
             try:
                 answer = await self._http.post(url, json=body, headers=headers)
             except httpx.TransportError as error:
@@ -299,11 +313,17 @@ class Runner:
                 self.observed.http_calls += 1
                 if answer.status_code == 202:
                     return answer
+                status, retry_after = answer.status_code, answer.headers.get("retry-after")
                 failure = f"{path}: {answer.status_code} {answer.text[:300]}"
-                if answer.status_code < 500:
-                    break  # the request itself is wrong: retrying will not help
-            await asyncio.sleep(0.2 * 2**attempt)
+            # The same Idempotency-Key on every attempt: a retry is the same command, applied
+            # once, even when an earlier attempt was recorded after all.
+            wait = policy.wait(attempt, retry_after, self._jitter)
+            if not policy.worth_retrying(status) or time.monotonic() + wait > give_up:
+                break
+            await asyncio.sleep(wait)
+            attempt += 1
         self.observed.http_failures.append(failure)
+        self.observed.abandoned.add(order_id)
         return None
 
     async def _file(self, case: Case) -> None:
@@ -314,6 +334,7 @@ class Runner:
             case.filing.at,
             f"{case.order_id}-file",
             case.filing.body,
+            order_id=case.order_id,
         )
         if answer is not None:
             case.claim_id = answer.json()["claim_id"]
@@ -337,6 +358,7 @@ class Runner:
             due.at,
             f"{case.order_id}-{due.label or call.action}",
             call.body,
+            order_id=case.order_id,
         )
         # A move that decides nothing now (a replacement decided when delivered, a partial
         # refund) is waited on until the platform has recorded it, not timed.

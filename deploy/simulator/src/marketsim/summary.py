@@ -179,6 +179,9 @@ async def settled_odr(
 def summarize(world: World, observed: Observed, odr: list[dict[str, Any]]) -> dict[str, Any]:
     """The run as plain data."""
     judged = [judge(case) for case in world.cases.values()]
+    # A claim whose call the simulator abandoned (after its retry budget) is the simulator's to
+    # answer for, not the platform's: reported apart, not counted as a wrong outcome.
+    abandoned = [o for o in judged if not o.matched and o.order_id in observed.abandoned]
     by_scenario: dict[str, dict[str, int]] = {}
     for outcome in judged:
         tally = by_scenario.setdefault(outcome.scenario, {"claims": 0, "matched": 0})
@@ -201,7 +204,8 @@ def summarize(world: World, observed: Observed, odr: list[dict[str, Any]]) -> di
         "claims": len(world.cases),
         "matched": sum(o.matched for o in judged),
         "by_scenario": dict(sorted(by_scenario.items())),
-        "mismatches": [asdict(o) for o in judged if not o.matched],
+        "mismatches": [asdict(o) for o in judged if not o.matched and o not in abandoned],
+        "abandoned": [asdict(o) for o in abandoned],
         "resolutions": dict(resolutions.most_common()),
         "rules": dict(
             Counter(r for rules in observed.decisive_rules.values() for r in rules).most_common()
@@ -243,13 +247,14 @@ def render(summary: dict[str, Any], console: Console | None = None) -> None:
     """Print the summary as tables."""
     console = console or Console()
     matched, claims = summary["matched"], summary["claims"]
-    colour = "green" if matched == claims else "red"
+    judged = claims - len(summary.get("abandoned", []))
+    colour = "green" if matched == judged else "red"
     console.rule(
         f"[bold]Simulated {summary['simulated_days']} days · {summary['sellers']} sellers · "
         f"{summary['orders']:,} orders · {claims} claims"
     )
     console.print(
-        f"[bold {colour}]{matched} of {claims} claims reached the outcome the policy gives[/]"
+        f"[bold {colour}]{matched} of {judged} claims reached the outcome the policy gives[/]"
     )
 
     outcomes = Table(title="Claims by resolution and funding", title_justify="left")
@@ -344,4 +349,12 @@ def render(summary: dict[str, Any], console: Console | None = None) -> None:
         console.print(f"[red]{_moves(count)} refused that no story expects; first: {moves[0]}[/]")
     if run["http_failures"]:
         failures = run["http_failures"]
-        console.print(f"[red]{len(failures)} API calls failed; first: {failures[0]}[/]")
+        console.print(
+            f"[yellow]{len(failures)} API calls abandoned after the retry budget; first: "
+            f"{failures[0]}[/]"
+        )
+    if summary.get("abandoned"):
+        console.print(
+            f"[yellow]{len(summary['abandoned'])} claims left out of the judgement: a call of "
+            "theirs was abandoned[/]"
+        )
