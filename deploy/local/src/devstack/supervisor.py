@@ -1,10 +1,10 @@
 """The platform's three services as supervised processes (``python -m devstack.supervisor``).
 
 The supervisor reads ``<home>/services.json`` (names, commands, environment, log files), starts
-each service, restarts one that crashes (within half a second after a crash of a service that had
-been running, with a pause growing to five seconds while one keeps crashing on start: see
-:func:`restart_pause`), and on SIGTERM or SIGINT stops them all gracefully: SIGTERM, then SIGKILL after
-the grace period. It is started detached by :func:`devstack.services.start`.
+each service, restarts one that crashes (within half a second after a crash of a service that
+had been running, with a pause growing to five seconds while one keeps crashing on start: see
+:func:`restart_pause`), and on SIGTERM or SIGINT stops them all gracefully: SIGTERM, then
+SIGKILL after the grace period. It is started detached by :func:`devstack.services.start`.
 """
 
 from __future__ import annotations
