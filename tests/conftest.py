@@ -28,6 +28,21 @@ hypothesis_settings.load_profile(
 )
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    chaos = parser.getgroup("chaos", "the chaos suite (tests/chaos)")
+    chaos.addoption(
+        "--chaos-minutes",
+        type=float,
+        default=3.5,
+        help="How long the chaos run breaks things (default: one round, about 3.5 minutes).",
+    )
+    chaos.addoption(
+        "--chaos-record",
+        action="store_true",
+        help="Also write the chaos table into bench/README.md and bench/results/chaos.json.",
+    )
+
+
 @pytest.fixture(scope="session")
 def infrastructure() -> Iterator[Infrastructure]:
     with provide() as found:

@@ -8,9 +8,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from contracts.topics import DLQ_PARTITIONS, DLQ_SUFFIX, by_name
+from contracts import codec
+from contracts.claims import ClaimEvent
+from contracts.codec import ContractError
+from contracts.orders import OrderFact
+from contracts.topics import CLAIMS_EVENTS, DLQ_PARTITIONS, DLQ_SUFFIX, ORDERS, by_name
 from servicekit.kafka import KafkaAccess
 
 
@@ -81,6 +85,44 @@ async def skip_to_end(kafka: KafkaAccess, group_id: str, topics: list[str]) -> N
         await consumer.commit(positions)
     finally:
         await consumer.stop()
+
+
+async def from_offset_zero(kafka: KafkaAccess, *topics: str) -> dict[str, list[ConsumerRecord]]:
+    """Every record ``topics`` hold now (DLQs too), from offset zero, by topic; each
+    partition's records in offset order."""
+    consumer = AIOKafkaConsumer(**kafka.options(), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(t, p) for t in topics for p in range(_partition_count(t))]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        found: dict[str, list[ConsumerRecord]] = {topic: [] for topic in topics}
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            for tp, records in (await consumer.getmany(timeout_ms=1000)).items():
+                found[tp.topic] += [r for r in records if r.offset < ends[tp]]
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def facts_and_claim_events(
+    kafka: KafkaAccess, *, skip_undecodable: bool = False
+) -> list[OrderFact | ClaimEvent]:
+    """Every order fact and claim event on the topics, from offset zero. A record that breaks
+    the contract raises, unless ``skip_undecodable`` (a run that injected poison on purpose)."""
+    found: list[OrderFact | ClaimEvent] = []
+    for name, records in (await from_offset_zero(kafka, ORDERS.name, CLAIMS_EVENTS.name)).items():
+        for record in records:
+            try:
+                data = codec.decode(name, record.value).data
+            except ContractError:
+                if skip_undecodable:
+                    continue
+                raise
+            if isinstance(data, OrderFact | ClaimEvent):
+                found.append(data)
+    return found
 
 
 def kafka_from_env(default: str = "127.0.0.1:9092") -> KafkaAccess:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pytest
 from contracts.access import ALL_NAMES
 from devstack.api import Endpoints
 from devstack.config import load_config
+from devstack.procs import pid_is_running, read_pid
 from devstack.services import _spec, status, tokens
 from devstack.supervisor import restart_pause
 
@@ -43,9 +45,11 @@ def test_a_crashed_service_is_restarted_and_sigterm_stops_them_all(tmp_path: Pat
             "argv": [sys.executable, "-c", code],
             "env": {},
             "log": str(tmp_path / f"{name}.log"),
+            "pid_file": str(tmp_path / "pids" / f"{name}.pid"),
         }
         for name, code in (("crasher", crasher), ("sleeper", sleeper))
     ]
+    crasher_pid = tmp_path / "pids" / "crasher.pid"
     spec_file = tmp_path / "services.json"
     spec_file.write_text(json.dumps(spec))
     supervisor = subprocess.Popen(  # noqa: S603  # our own module
@@ -55,10 +59,17 @@ def test_a_crashed_service_is_restarted_and_sigterm_stops_them_all(tmp_path: Pat
     )
     try:
         assert _wait_for(lambda: marker.exists() and len(marker.read_text()) == 2)
+        # The pid file names the process running now: the restarted one.
+        assert _wait_for(lambda: pid_is_running(read_pid(crasher_pid) or 0))
+        running = read_pid(crasher_pid)
     finally:
         supervisor.send_signal(signal.SIGTERM)
         output = supervisor.communicate(timeout=40)[0].decode()
     assert supervisor.returncode == 0
+    starts = re.findall(r"started crasher \(pid (\d+)\)", output)
+    assert len(starts) == 2
+    assert running == int(starts[-1])
+    assert not crasher_pid.exists()  # a stopped service leaves no pid behind
     assert "crasher exited with 3; restarting" in output
     assert "crasher stopped" in output
     assert "sleeper stopped" in output

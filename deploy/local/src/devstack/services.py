@@ -150,6 +150,7 @@ def _spec(
                 "argv": [sys.executable, "-m", name],
                 "env": env,
                 "log": str(logs / f"{name}.log"),
+                "pid_file": str(_service_pid_file(config, name)),
             }
         )
     return spec
@@ -157,6 +158,17 @@ def _spec(
 
 def _pid_file(config: DevstackConfig) -> Path:
     return config.home / "supervisor.pid"
+
+
+def _service_pid_file(config: DevstackConfig, name: str) -> Path:
+    return config.home / "pids" / f"{name}.pid"
+
+
+def service_pid(config: DevstackConfig, name: str) -> int | None:
+    """The pid of the running process of service ``name``, as its supervisor wrote it; None
+    when it is not running (stopped, or between a crash and its restart)."""
+    pid = read_pid(_service_pid_file(config, name))
+    return pid if pid is not None and pid_is_running(pid) else None
 
 
 def status(config: DevstackConfig) -> list[ServiceStatus]:

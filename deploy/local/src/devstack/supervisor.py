@@ -1,10 +1,10 @@
 """The platform's three services as supervised processes (``python -m devstack.supervisor``).
 
-The supervisor reads ``<home>/services.json`` (names, commands, environment, log files), starts
-each service, restarts one that crashes (within half a second after a crash of a service that
-had been running, with a pause growing to five seconds while one keeps crashing on start: see
-:func:`restart_pause`), and on SIGTERM or SIGINT stops them all gracefully: SIGTERM, then
-SIGKILL after the grace period. It is started detached by :func:`devstack.services.start`.
+The supervisor reads ``<home>/services.json`` (names, commands, environment, log and pid
+files), starts each service, restarts one that crashes (within half a second after a crash of a
+service that had been running, with a pause growing to five seconds while one keeps crashing on
+start: see :func:`restart_pause`), and on SIGTERM or SIGINT stops them all gracefully: SIGTERM,
+then SIGKILL after the grace period. It is started detached by :func:`devstack.services.start`.
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ class Child:
     argv: list[str]
     env: dict[str, str]
     log: Path
+    pid_file: Path | None = None
+    """Holds the running process's pid, so an operator (or the chaos suite) can find it."""
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     next_start: float = 0.0
@@ -59,6 +61,9 @@ class Child:
                 env={**os.environ, **self.env},
             )
         self.started_at = time.monotonic()
+        if self.pid_file is not None:
+            self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+            self.pid_file.write_text(f"{self.process.pid}\n")
         _say(f"started {self.name} (pid {self.process.pid})")
 
 
@@ -70,7 +75,16 @@ def _say(message: str) -> None:
 def run(spec_file: Path) -> int:
     """Supervise the services of ``spec_file`` until told to stop."""
     spec: list[dict[str, Any]] = json.loads(spec_file.read_text())
-    children = [Child(s["name"], s["argv"], s["env"], Path(s["log"])) for s in spec]
+    children = [
+        Child(
+            s["name"],
+            s["argv"],
+            s["env"],
+            Path(s["log"]),
+            Path(s["pid_file"]) if s.get("pid_file") else None,
+        )
+        for s in spec
+    ]
     stopping = False
 
     def stop(signum: int, _: object) -> None:
@@ -108,6 +122,8 @@ def run(spec_file: Path) -> int:
         except subprocess.TimeoutExpired:
             child.process.kill()
             child.process.wait()
+        if child.pid_file is not None:
+            child.pid_file.unlink(missing_ok=True)
         _say(f"{child.name} stopped")
     return 0
 
