@@ -39,7 +39,7 @@ from metrics.odr import OdrSettings
 from metrics.settings import MetricsSettings
 from servicekit import postgres
 from servicekit.auth import TokenGrant
-from servicekit.consumer import Delivered
+from servicekit.delivery import Delivered
 from tests.support.clocks import WALL_CLOCK
 from tests.support.kafka import kafka_from_env, kafka_settings
 from tests.unit.adjudication.builders import placed

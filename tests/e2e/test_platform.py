@@ -20,12 +20,13 @@ from aiokafka import AIOKafkaProducer
 from contracts import codec
 from contracts.envelope import Payload, wrap
 from contracts.orders import BuyerContactedSeller, SellerReplied
-from contracts.topics import ORDERS
+from contracts.topics import CLAIMS_COMMANDS, CLAIMS_EVENTS, ORDERS
 from devstack import services
 from devstack.api import Endpoints
 from devstack.config import load_config
 from servicekit.kafka import KafkaAccess
 from tests.support.infrastructure import Infrastructure
+from tests.support.kafka import skip_to_end
 from tests.unit.adjudication.builders import placed, shipped
 
 pytestmark = pytest.mark.e2e
@@ -33,8 +34,13 @@ PORTS = {"intake": 18001, "adjudication": 18002, "metrics": 18003, "dashboard": 
 
 
 @pytest.fixture
-async def service_databases(postgres_url: str) -> None:
-    """The services' own databases, which the launcher makes but another server may lack."""
+async def service_databases(postgres_url: str, kafka: KafkaAccess) -> None:
+    """The services' own databases, which the launcher makes but another server may lack; and
+    their consumer groups moved to the topics' ends, so they start with what this test sends
+    rather than behind every fact earlier tests left (reading that backlog, a service could
+    see this test's claim before its order's facts: Kafka orders a partition, not two)."""
+    await skip_to_end(kafka, "adjudication", [ORDERS.name, CLAIMS_COMMANDS.name])
+    await skip_to_end(kafka, "metrics", [ORDERS.name, CLAIMS_EVENTS.name])
     admin = await asyncpg.connect(postgres_url)
     try:
         existing = {row["datname"] for row in await admin.fetch("SELECT datname FROM pg_database")}

@@ -14,7 +14,7 @@ from adjudication import handlers, store
 from adjudication.policy import Policy
 from contracts.envelope import Payload, wrap
 from servicekit import postgres
-from servicekit.consumer import Delivered
+from servicekit.delivery import Delivered
 from servicekit.eventtime import TimeBounds, Timekeeper
 from tests.unit.adjudication.builders import (
     CONTACTED,

@@ -17,7 +17,7 @@ from contracts.sellers import SellerOdrChanged, SellerStatusChanged
 from contracts.topics import SELLERS_HEALTH
 from metrics import handlers, store
 from servicekit import postgres
-from servicekit.consumer import Delivered
+from servicekit.delivery import Delivered
 from tests.support.clocks import WALL_CLOCK
 from tests.unit.metrics.histories import (
     DAYS_GO_BY,

@@ -13,7 +13,7 @@ from contracts.envelope import wrap
 from metrics import handlers, store
 from metrics.odr import OdrSettings
 from servicekit import postgres
-from servicekit.consumer import Delivered
+from servicekit.delivery import Delivered
 from tests.support.clocks import WALL_CLOCK
 from tests.unit.adjudication.builders import placed
 

@@ -17,7 +17,7 @@ from contracts.orders import ChargebackFiled, FeedbackPosted, FeedbackRemoved
 from metrics import handlers, odr, store
 from metrics.odr import DayCounts, OdrSettings
 from servicekit import postgres
-from servicekit.consumer import Delivered
+from servicekit.delivery import Delivered
 from tests.support.clocks import WALL_CLOCK
 from tests.unit.adjudication.builders import placed
 

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,8 +25,12 @@ from contracts import codec
 from contracts.envelope import Envelope, wrap
 from contracts.examples import order_payloads
 from contracts.topics import ORDERS, Topic
-from servicekit.kafka import KafkaAccess
+from servicekit.brokerlink import BrokerLink
+from servicekit.consumer import BatchConsumer, Handler, pool_transactions
+from servicekit.kafka import KafkaAccess, service_broker
+from servicekit.outbox import OutboxRelay
 from servicekit.postgres import SERVICEKIT_MIGRATIONS, apply_migrations, create_pool
+from servicekit.retry import Backoff
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
@@ -233,3 +238,82 @@ async def flaky_link(database_url: str) -> AsyncIterator[tuple[FlakyLink, str]]:
         yield link, url
     finally:
         await link.close()
+
+
+FAST = Backoff(initial_seconds=0.05, max_seconds=0.5)
+"""Retries fast enough for a test to see several in a few seconds."""
+
+
+@asynccontextmanager
+async def relay_on(
+    pool: asyncpg.Pool,
+    kafka: KafkaAccess,
+    topic_names: Iterable[str],
+    *,
+    grace_seconds: float = 20.0,
+    **options: Any,
+) -> AsyncIterator[OutboxRelay]:
+    """A relay publishing to ``topic_names`` through a faststream broker of its own."""
+    broker = service_broker(kafka, client_id=unique("test-relay"))
+    publishers = {name: broker.publisher(name) for name in topic_names}
+    link = BrokerLink(broker, name="test-relay", backoff=FAST)
+    relay = OutboxRelay(
+        lambda: pool,
+        publishers,
+        name="test-relay",
+        connected=link.connected.is_set,
+        backoff=FAST,
+        **options,
+    )
+    await link.start(wait_seconds=15)
+    await relay.start()
+    try:
+        yield relay
+    finally:
+        await relay.stop(grace_seconds=grace_seconds)
+        await link.stop()
+
+
+@dataclass
+class StartedConsumer:
+    """A BatchConsumer on a broker of its own, as one process of a service would run it."""
+
+    consumer: BatchConsumer
+    link: BrokerLink
+
+    @property
+    def failure(self) -> BaseException | None:
+        return self.consumer.failure
+
+    async def stop(self) -> None:
+        self.consumer.request_stop()
+        await self.link.stop()
+
+
+async def start_consumer(
+    kafka: KafkaAccess,
+    topic: Topic,
+    pool: asyncpg.Pool,
+    handler: Handler,
+    *,
+    group_id: str,
+    consumer_name: str = "test-consumer",
+    **options: Any,
+) -> StartedConsumer:
+    """Start consuming ``topic`` as ``group_id`` (decoded as ``orders.v1`` unless told)."""
+    broker = service_broker(kafka, client_id=unique("test-consumer"), graceful_timeout=5)
+    consumer = BatchConsumer(
+        broker,
+        group_id,
+        [topic],
+        handler,
+        begin=pool_transactions(lambda: pool),
+        consumer_name=consumer_name,
+        decode=options.pop("decode", decode_as_orders),
+        backoff=FAST,
+        poll_timeout_ms=200,
+        **options,
+    )
+    link = BrokerLink(broker, name=consumer_name, backoff=FAST)
+    await link.start(wait_seconds=15)
+    return StartedConsumer(consumer, link)

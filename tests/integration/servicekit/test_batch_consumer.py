@@ -1,4 +1,5 @@
-"""BatchConsumer against a real broker and database: each message applied once, whatever happens.
+"""BatchConsumer, a faststream batch subscriber, against a real broker and database: each message
+applied once, whatever happens.
 
 Every test reads and writes topics of its own, consumed by a group of its own.
 """
@@ -18,26 +19,27 @@ from contracts import codec
 from contracts.dlq import DeadLetter
 from contracts.envelope import Envelope
 from contracts.topics import Topic
-from servicekit.consumer import BatchConsumer, Delivered, Handler, RefusedMessage
+from servicekit.consumer import Handler
+from servicekit.delivery import Delivered, RefusedMessage
 from servicekit.kafka import KafkaAccess
-from servicekit.outbox import OutboxMessage, OutboxRelay, enqueue
+from servicekit.outbox import OutboxMessage, enqueue
 from servicekit.postgres import SERVICEKIT_MIGRATIONS, apply_migrations, create_pool
-from servicekit.retry import Backoff
 from tests.integration.servicekit.conftest import (
     FlakyLink,
+    StartedConsumer,
     Topics,
     committed_offsets,
     decode_as_orders,
     order_placed,
     read_all,
+    relay_on,
     send_envelopes,
+    start_consumer,
     unique,
     wait_until,
 )
 
 pytestmark = pytest.mark.integration
-
-FAST = Backoff(initial_seconds=0.05, max_seconds=0.5)
 
 _APPLIED_TABLE = """
 CREATE TABLE IF NOT EXISTS applied (
@@ -93,24 +95,12 @@ class Running:
 
     def __init__(self, kafka: KafkaAccess) -> None:
         self.kafka = kafka
-        self.started: list[BatchConsumer] = []
+        self.started: list[StartedConsumer] = []
 
     async def consumer(
         self, topic: Topic, pool: asyncpg.Pool, handler: Handler, *, group_id: str, **kw: Any
-    ) -> BatchConsumer:
-        consumer = BatchConsumer(
-            self.kafka,
-            group_id,
-            [topic],
-            pool,
-            handler,
-            consumer_name=kw.pop("consumer_name", "test-consumer"),
-            decode=kw.pop("decode", decode_as_orders),
-            backoff=FAST,
-            poll_timeout_ms=200,
-            **kw,
-        )
-        await consumer.start()
+    ) -> StartedConsumer:
+        consumer = await start_consumer(self.kafka, topic, pool, handler, group_id=group_id, **kw)
         self.started.append(consumer)
         return consumer
 
@@ -122,7 +112,7 @@ async def running(kafka: KafkaAccess) -> AsyncIterator[Running]:
         yield found
     finally:
         for consumer in found.started:
-            await consumer.stop(grace_seconds=5)
+            await consumer.stop()
 
 
 async def test_each_message_is_applied_once_and_its_event_reaches_kafka_once_in_key_order(
@@ -136,16 +126,12 @@ async def test_each_message_is_applied_once_and_its_event_reaches_kafka_once_in_
     envelopes = [order_placed(f"ord-{key}") for _ in range(5) for key in range(4)]
     await send_envelopes(producer, source, envelopes)
     pool, group = applied_table, unique("g")
-    relay = OutboxRelay(pool, kafka, client_id="test-relay", backoff=FAST)
-    await relay.start()
-    try:
+    async with relay_on(pool, kafka, [output.name]) as relay:
         await running.consumer(source, pool, recording_handler(output), group_id=group, max_batch=7)
         await wait_until(
             lambda: _all_applied(pool, len(envelopes)), within=10, what="every message applied"
         )
         await relay.drain(timeout=10)
-    finally:
-        await relay.stop()
 
     assert await applied_ids(pool) == Counter(e.id for e in envelopes)
     events = await read_all(kafka, output.name, output.partitions)
@@ -361,7 +347,7 @@ async def test_a_database_outage_is_waited_out_and_nothing_is_dead_lettered(
         assert await read_all(kafka, source.dlq, 1) == []
     finally:
         for consumer in running.started:
-            await consumer.stop(grace_seconds=5)
+            await consumer.stop()
         running.started.clear()
         await pool.close()
 

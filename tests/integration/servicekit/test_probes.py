@@ -15,7 +15,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from servicekit.consumer import Delivered
+from servicekit.delivery import Delivered
 from servicekit.kafka import KafkaAccess
 from servicekit.loophealth import LoopHealth
 from servicekit.outbox import OutboxMessage, enqueue
@@ -99,7 +99,8 @@ async def test_a_healthy_service_is_ready_and_alive(
 ) -> None:
     async with _service(kafka, database_url, topics, _steady([])) as (client, _):
         ready = await _answer(client, "ready", 200)
-        assert set(ready["checks"]) == {"consumer", "relay", "steady", "postgres", "outbox"}
+        parts = {"kafka", "consumer", "relay", "steady", "postgres", "outbox"}
+        assert set(ready["checks"]) == parts
         assert (await client.get("/health/live")).status_code == 200
 
 
@@ -143,13 +144,17 @@ async def test_a_loop_whose_task_died_is_not_alive(
         assert live["checks"]["crashes"] == {"ok": False}
 
 
-async def test_without_kafka_the_consumer_and_relay_are_failing_and_the_service_not_ready(
+async def test_without_kafka_the_broker_link_and_relay_are_failing_and_the_service_not_ready(
     kafka: KafkaAccess, database_url: str, topics: Topics
 ) -> None:
     nowhere = KafkaAccess(f"127.0.0.1:{_closed_port()}")
     async with _service(nowhere, database_url, topics) as (client, _):
         ready = await _answer(client, "ready", 503)
-        assert ready["checks"]["consumer"]["healthy"] is False
+        assert ready["checks"]["kafka"]["healthy"] is False
+        await _answer(client, "ready", 503)
+        ready = (await client.get("/health/ready")).json()
+        assert ready["checks"]["relay"]["healthy"] is False
+        # Riding out an outage, not wedged: no restart asked for.
         assert (await client.get("/health/live")).status_code == 200
 
 
@@ -164,6 +169,8 @@ async def test_an_outbox_row_stuck_longer_than_the_setting_makes_the_service_not
         async with service.pool.acquire() as connection, connection.transaction():
             # A topic nobody created: the relay can never publish it.
             await enqueue(connection, [OutboxMessage(unique("test.missing"), b"k", b"stuck")])
+        await _answer(client, "ready", 503)  # the relay fails at once; the row ages meanwhile
+        await asyncio.sleep(1.2)
         ready = await _answer(client, "ready", 503)
         assert ready["checks"]["outbox"]["ok"] is False
         assert ready["checks"]["outbox"]["oldest_row_seconds"] >= 1.0

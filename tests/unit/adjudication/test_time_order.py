@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from adjudication.handlers import in_time_order
 from contracts.envelope import Payload, wrap
-from servicekit.consumer import Delivered
+from servicekit.delivery import Delivered
 from tests.unit.adjudication.builders import CONTACTED, FILED, T0, contacted, filing, placed
 
 

@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 
 from intake.app import create_app
-from intake.openapi import DOCUMENT, build_document, render
+from intake.openapi import DOCUMENT, build_document
 from intake.publisher import RecordingPublisher
+from servicekit.committed import render
 from tests.unit.intake.conftest import bearer, intake_settings
 
 

@@ -1,24 +1,21 @@
-"""The pure parts of BatchConsumer: ordering, offsets, deduplication and classification."""
+"""The pure parts of consuming: ordering, deduplication and classification."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-from aiokafka import TopicPartition
 
 from contracts import codec
 from contracts.examples import examples
 from contracts.topics import ORDERS
-from servicekit.consumer import (
+from servicekit.delivery import (
     Delivered,
     Rejected,
+    as_rejected,
     classify,
     first_occurrences,
     in_partition_order,
-    next_offsets,
     rejection_reason,
 )
 
@@ -42,12 +39,14 @@ def delivered(message_id: str, partition: int = 0, offset: int = 0) -> Delivered
     )
 
 
-def test_a_poll_batch_is_flattened_partition_by_partition_in_offset_order() -> None:
-    batch: dict[Any, list[FakeRecord]] = {
-        TopicPartition("b", 0): [FakeRecord("b", 0, 7), FakeRecord("b", 0, 8)],
-        TopicPartition("a", 1): [FakeRecord("a", 1, 3), FakeRecord("a", 1, 4)],
-        TopicPartition("a", 0): [FakeRecord("a", 0, 9)],
-    }
+def test_a_poll_batch_is_sorted_partition_by_partition_in_offset_order() -> None:
+    batch = [
+        FakeRecord("b", 0, 8),
+        FakeRecord("b", 0, 7),
+        FakeRecord("a", 1, 3),
+        FakeRecord("a", 1, 4),
+        FakeRecord("a", 0, 9),
+    ]
     ordered = in_partition_order(batch)
     assert [(r.topic, r.partition, r.offset) for r in ordered] == [
         ("a", 0, 9),
@@ -56,11 +55,6 @@ def test_a_poll_batch_is_flattened_partition_by_partition_in_offset_order() -> N
         ("b", 0, 7),
         ("b", 0, 8),
     ]
-
-
-def test_the_offset_to_commit_is_one_past_the_last_record_of_each_partition() -> None:
-    records = [FakeRecord("a", 0, 4), FakeRecord("a", 0, 5), FakeRecord("a", 1, 0)]
-    assert next_offsets(records) == {TopicPartition("a", 0): 6, TopicPartition("a", 1): 1}
 
 
 def test_only_fresh_ids_are_kept_each_once_in_their_original_order() -> None:
@@ -92,9 +86,25 @@ def test_a_valid_record_is_decoded_with_its_position_and_kafka_timestamp() -> No
         key=b"order-1",
         envelope=ORDER,
         timestamp=datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
+        value=record.value,
     )
     assert isinstance(outcome, Delivered)
     assert outcome.message_id == ORDER.id
+
+
+def test_a_message_the_handler_refused_goes_to_the_dlq_as_received_with_the_reason() -> None:
+    raw = codec.encode(ORDER)
+    outcome = classify(ORDERS, FakeRecord(ORDERS.name, 1, 9, value=raw), codec.decode)
+    assert isinstance(outcome, Delivered)
+    letter = as_rejected(outcome, "event_time_out_of_bounds", "from 2030")
+    assert (letter.topic, letter.partition, letter.offset, letter.key, letter.value) == (
+        ORDERS.name,
+        1,
+        9,
+        b"k",
+        raw,
+    )
+    assert (letter.reason, letter.error) == ("event_time_out_of_bounds", "from 2030")
 
 
 def test_a_record_breaking_the_contract_keeps_its_original_bytes_and_names_the_field() -> None:

@@ -20,9 +20,10 @@ from adjudication import handlers, store
 from adjudication.api import build_router
 from adjudication.policy import Policy
 from adjudication.settings import AdjudicationSettings
-from contracts.topics import CLAIMS_COMMANDS, ORDERS
+from contracts.topics import CLAIMS_COMMANDS, CLAIMS_EVENTS, ORDERS
+from servicekit import asyncapi
 from servicekit.auth import Readers
-from servicekit.consumer import Delivered
+from servicekit.delivery import Delivered
 from servicekit.kafka import utc_now
 from servicekit.logging import configure_logging
 from servicekit.loophealth import LoopHealth
@@ -30,6 +31,11 @@ from servicekit.problems import install_problem_handlers
 from servicekit.runtime import ConsumingService
 
 log = structlog.get_logger("adjudication")
+
+DESCRIPTION = (
+    "Adjudication: applies order facts and claim commands exactly once, decides who pays, and "
+    "publishes claim events."
+)
 
 
 async def _scheduler(
@@ -97,6 +103,7 @@ def create_app(
         grace_seconds=settings.shutdown_grace_seconds,
         outbox_stall_seconds=settings.outbox_stall_seconds,
         wedged_after_seconds=settings.wedged_after_seconds,
+        publishes=[CLAIMS_EVENTS],
         loops=[scheduler],
     )
     app = FastAPI(title="A-to-z claims: adjudication", version="1.0.0", lifespan=service.lifespan)
@@ -110,5 +117,6 @@ def create_app(
 
     app.include_router(build_router(lambda: service.pool, Readers(settings.tokens), service_now))
     service.install(app)
+    asyncapi.install(app, service.broker, description=DESCRIPTION)
     app.state.service = service
     return app

@@ -33,7 +33,7 @@ from contracts.claims import ClaimCommand, ClaimEvent
 from contracts.envelope import Envelope, Payload, wrap
 from contracts.orders import OrderFact
 from contracts.topics import CLAIMS_EVENTS
-from servicekit.consumer import Delivered, RefusedMessage
+from servicekit.delivery import Delivered, RefusedMessage
 from servicekit.eventtime import REASON_EVENT_TIME_OUT_OF_BOUNDS, ClockMode, Timekeeper
 from servicekit.outbox import OutboxMessage, enqueue
 

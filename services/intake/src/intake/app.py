@@ -19,8 +19,14 @@ from intake.auth import TokenRegistry
 from intake.observability import BodySizeLimitMiddleware, IntakeMetrics, RequestContextMiddleware
 from intake.publisher import CommandPublisher, KafkaCommandPublisher
 from intake.settings import IntakeSettings
+from servicekit import asyncapi
 from servicekit.kafka import utc_now
 from servicekit.logging import configure_logging
+
+DESCRIPTION = (
+    "Intake: the authenticated HTTP front door. Each accepted claim command is published to "
+    "claims.commands.v1, acknowledged by Kafka, before the 202."
+)
 
 
 def create_app(
@@ -32,11 +38,12 @@ def create_app(
     """Build the intake API from ``settings`` (read from the environment when omitted)."""
     settings = settings or IntakeSettings()
     configure_logging(settings.log_format, settings.log_level, service=settings.service_name)
-    publisher = publisher or KafkaCommandPublisher(
+    kafka_publisher = KafkaCommandPublisher(
         settings.kafka(),
         timeout_seconds=settings.publish_timeout_seconds,
         client_id=settings.service_name,
     )
+    publisher = publisher or kafka_publisher
     metrics = IntakeMetrics()
     app = build_api(
         registry=TokenRegistry(settings.tokens),
@@ -56,6 +63,9 @@ def create_app(
             await publisher.stop()
 
     app.router.lifespan_context = lifespan
+    # Documented from the Kafka publisher's broker even when a test publishes elsewhere: it is
+    # only declared, never started, unless it is the one in use.
+    asyncapi.install(app, kafka_publisher.broker, description=DESCRIPTION)
     # Our own limit, not FastAPI's max_body_size: that one answers 413 in plain text, and every
     # error of this API is JSON.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)

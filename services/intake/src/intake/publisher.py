@@ -1,32 +1,34 @@
 """Publishing commands to ``claims.commands.v1`` so that nothing accepted is lost.
 
-The Kafka publisher uses an idempotent producer with ``acks=all`` and waits for the broker's
-acknowledgement: intake answers 202 only after it. When the broker cannot be reached in time it
-raises :class:`BrokerUnavailableError`, which the API turns into 503 with ``Retry-After``.
+The Kafka publisher is a faststream publisher object on the service's broker (an idempotent
+producer with ``acks=all``) and waits for the broker's acknowledgement: intake answers 202 only
+after it. When the broker cannot be reached in time it raises :class:`BrokerUnavailableError`,
+which the API turns into 503 with ``Retry-After``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 import structlog
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from contracts import codec
 from contracts.envelope import Envelope
 from contracts.topics import CLAIMS_COMMANDS
-from servicekit.kafka import KafkaAccess, idempotent_producer, started
-from servicekit.retry import Backoff
+from servicekit.brokerlink import BrokerLink
+from servicekit.kafka import KafkaAccess, service_broker
 
 log = structlog.get_logger(__name__)
 
 
 READY_PROBE_SECONDS: Final = 2.0
 """How long the readiness probe waits for the broker's metadata, at least."""
+
+SHUTDOWN_QUEUE_SECONDS: Final = 5.0
+"""How long stopping waits for commands still being handed to the producer."""
 
 
 class BrokerUnavailableError(RuntimeError):
@@ -47,84 +49,80 @@ class CommandPublisher(Protocol):
 
 
 class KafkaCommandPublisher:
-    """Publishes to Kafka; connects in the background so the API starts even while Kafka is down."""
+    """Publishes through faststream's publisher of ``claims.commands.v1``; the broker connects
+    in the background (:class:`~servicekit.brokerlink.BrokerLink`), so the API starts even
+    while Kafka is down."""
 
     def __init__(self, kafka: KafkaAccess, *, timeout_seconds: float, client_id: str) -> None:
-        self._kafka = kafka
         self._timeout = timeout_seconds
-        self._client_id = client_id
-        self._producer: AIOKafkaProducer | None = None
-        self._connecting: asyncio.Task[None] | None = None
-
-    async def _connect_until_up(self) -> None:
-        backoff = Backoff(initial_seconds=0.2, max_seconds=5.0)
-        failures = 0
-        while True:
-            producer = idempotent_producer(
-                self._kafka,
-                client_id=self._client_id,
-                linger_ms=1,
-                # The wait for an ack is bounded by the answer (publish); the producer's own
-                # requests keep a sane timeout, however short the answer must be.
-                request_timeout_ms=max(int(self._timeout * 1000), 1000),
-            )
-            try:
-                self._producer = await started(producer)
-            except KafkaError as error:
-                failures += 1
-                delay = backoff.delay(failures)
-                log.warning("intake.broker_unreachable", error=str(error), retry_in=delay)
-                await asyncio.sleep(delay)
-                continue
-            log.info("intake.broker_connected", bootstrap_servers=self._kafka.bootstrap_servers)
-            return
+        self.broker = service_broker(
+            kafka,
+            client_id=client_id,
+            linger_ms=1,
+            # The wait for an ack is bounded by the answer (publish); the producer's own
+            # requests keep a sane timeout, however short the answer must be.
+            request_timeout_ms=max(int(timeout_seconds * 1000), 1000),
+            description="Intake: the authenticated front door of claim commands.",
+        )
+        self._commands = self.broker.publisher(
+            CLAIMS_COMMANDS.name,
+            title=f"{CLAIMS_COMMANDS.name}:intake",
+            description="Each accepted command, published before intake answers 202.",
+            schema=codec.envelope_model(CLAIMS_COMMANDS),
+        )
+        self._link = BrokerLink(self.broker, name=client_id)
+        self._queueing: set[asyncio.Future[Any]] = set()
 
     async def start(self) -> None:
-        self._connecting = asyncio.create_task(self._connect_until_up())
         # Give a healthy broker a moment so the first request rarely sees 503.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._connecting), self._timeout)
+        await self._link.start(wait_seconds=self._timeout)
 
     async def stop(self) -> None:
-        if self._connecting and not self._connecting.done():
-            self._connecting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._connecting
-        if self._producer is not None:
-            await self._producer.stop()  # flushes what is in flight
-            self._producer = None
+        if self._queueing:
+            # Commands still waiting for the topic's metadata are queued before the producer
+            # stops, so a 503 that said "may be recorded" stays true.
+            await asyncio.wait(self._queueing, timeout=SHUTDOWN_QUEUE_SECONDS)
+        await self._link.stop()  # flushes what is queued
 
     async def ready(self) -> bool:
-        if self._producer is None:
+        if not self._link.connected.is_set():
             return False
-        try:
-            # A fresh metadata request proves the broker answers now: the producer's cached
-            # metadata would say yes long after Kafka went away.
-            probe = max(self._timeout, READY_PROBE_SECONDS)
-            answered = await asyncio.wait_for(self._producer.client.force_metadata_update(), probe)
-            partitions = await asyncio.wait_for(
-                self._producer.partitions_for(CLAIMS_COMMANDS.name), probe
-            )
-        except (KafkaError, TimeoutError):
-            return False
-        return bool(answered and partitions)
+        # A fresh request proves the broker answers now: the producer's cached metadata would
+        # say yes long after Kafka went away.
+        return await self.broker.ping(timeout=max(self._timeout, READY_PROBE_SECONDS))
 
     async def publish(self, envelope: Envelope[Any]) -> None:
-        if self._producer is None:
+        if not self._link.connected.is_set():
             raise BrokerUnavailableError("not connected to Kafka", maybe_recorded=False)
-        try:
-            await asyncio.wait_for(
-                self._producer.send_and_wait(
-                    CLAIMS_COMMANDS.name,
-                    codec.encode(envelope),
-                    key=codec.message_key(CLAIMS_COMMANDS, envelope),
-                ),
-                self._timeout,
+        # Queued whatever the answer (shielded: a record is never half-sent), then the ack
+        # awaited within the answer's time. A command still being queued, or queued and not yet
+        # acknowledged, when time runs out is delivered later: the 503 says it may be recorded.
+        sending = asyncio.ensure_future(
+            self._commands.publish(
+                codec.encode(envelope),
+                key=codec.message_key(CLAIMS_COMMANDS, envelope),
+                no_confirm=True,  # hands back the delivery future once the record is queued
             )
+        )
+        sending.add_done_callback(_settled_later)
+        self._queueing.add(sending)
+        sending.add_done_callback(self._queueing.discard)
+        try:
+            async with asyncio.timeout(self._timeout):
+                delivery = await asyncio.shield(sending)
+                delivery.add_done_callback(_settled_later)
+                await asyncio.shield(delivery)
         except (KafkaError, TimeoutError) as error:
             raise BrokerUnavailableError(
                 f"Kafka did not acknowledge: {error!r}", maybe_recorded=True
             ) from error
+
+
+def _settled_later(future: asyncio.Future[Any]) -> None:
+    """Reads the outcome of a send the answer stopped waiting for, so a late failure is logged
+    once rather than reported by asyncio as never retrieved."""
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("intake.late_send_failed", error=repr(future.exception()))
 
 
 @dataclass

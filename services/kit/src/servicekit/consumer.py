@@ -1,46 +1,70 @@
-"""A Kafka consumer that applies each poll batch exactly once, in one PostgreSQL transaction.
+"""The exactly-once batch subscriber: faststream polls and commits, this module applies.
 
-Built on aiokafka's ``AIOKafkaConsumer`` directly rather than faststream: faststream hands over
-one message at a time and commits offsets itself, while exactly-once needs a whole poll batch
-applied in ONE database transaction together with its inbox rows (and any outbox rows the
-handler enqueues), and the offsets committed to Kafka only after that transaction commits.
+A consuming service declares one :class:`BatchConsumer` on its faststream broker: a subscriber
+with ``batch=True`` (faststream hands over a whole poll batch, up to ``max_batch`` records) and
+an explicit ``AckPolicy.MANUAL`` (offsets move only when the handler calls ``ack()``). For
+every batch:
 
-For every batch :class:`BatchConsumer`:
-
-1. decodes each record with the topic's contract; a record that is not JSON or breaks the
-   contract is published unchanged to ``<topic>.dlq`` with :class:`contracts.dlq.DeadLetter`
-   headers (the producer is idempotent, ``acks="all"``, and awaited);
-2. in one transaction, records the envelope ids in the inbox and calls the handler with the
-   messages never applied before, in partition order;
-3. commits the offsets after the last record of each partition.
+1. the subscriber's **custom decoder** (:func:`servicekit.delivery.classify`, in partition
+   order) decodes each record with its topic's contract; a record that is not JSON or breaks
+   the contract is published unchanged to ``<topic>.dlq`` through a faststream publisher,
+   with :class:`contracts.dlq.DeadLetter` headers, and awaited;
+2. in one transaction, the envelope ids are recorded in the inbox and the handler gets the
+   messages never applied before (it may :func:`servicekit.outbox.enqueue` events);
+3. ``message.ack()`` commits the consumer's positions: one past the batch's last records.
 
 A crash between 2 and 3 redelivers the batch; the inbox makes the second pass change nothing.
-Database and broker outages are retried with backoff and never dead-lettered. When the handler
-raises anything else, the batch is replayed one message per transaction to find the culprit,
-which alone goes to the DLQ (reason ``handler_error``); the others are applied.
+
+What faststream lacks, and how it is extended here (its extension points, nothing bypassed):
+
+* the **decoder** sorts and classifies records instead of parsing one JSON body, so poison
+  reaches the DLQ with its original bytes rather than failing the whole batch;
+* the **handler retries outages itself**, with backoff, until they end or the service stops:
+  faststream logs a handler's exception and polls on, which under a manual policy would let
+  the next ``ack()`` commit past a batch never applied. When the handler raises anything
+  else, the batch is replayed one message per transaction to find the culprit, which alone
+  goes to the DLQ (reason ``handler_error``); the others are applied;
+* a **rebalance listener** lets the batch in flight commit before partitions move;
+* an unexpected error of this module (a bug, not a message) ``nack()``s the batch, which
+  seeks every partition back to its first record, and stops the subscriber (it leaves the
+  group): nothing is skipped and the liveness probe asks for a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Final, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
 
 import asyncpg
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka import ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.message import KafkaMessage as StreamedBatch
+from faststream.middlewares import AckPolicy
+from faststream.params import NoCast
 
 from contracts import codec
-from contracts.dlq import REASON_CONTRACT_VIOLATION, REASON_NOT_JSON, DeadLetter
-from contracts.envelope import Envelope
+from contracts.dlq import DeadLetter
 from contracts.topics import Topic
-from servicekit.inbox import first_deliveries
-from servicekit.kafka import KafkaAccess, idempotent_producer, started, stop_quietly, utc_now
+from servicekit import inbox
+from servicekit.delivery import (
+    REASON_HANDLER_ERROR,
+    Decode,
+    Delivered,
+    RefusedMessage,
+    Rejected,
+    as_rejected,
+    classify,
+    first_occurrences,
+    in_partition_order,
+)
+from servicekit.kafka import settle, utc_now
 from servicekit.loophealth import LoopHealth
 from servicekit.retry import Backoff, is_transient, retry_transient
 
@@ -48,147 +72,32 @@ log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
-REASON_HANDLER_ERROR: Final = "handler_error"
-"""DLQ reason of a valid message the handler kept failing on (not an outage)."""
+Handler = Callable[[Any, list[Delivered]], Awaitable[None]]
+"""Applies first deliveries inside the batch's transaction, given its connection."""
 
-
-class RefusedMessage(Exception):  # noqa: N818  # a verdict on a message, not a failure
-    """Raised by a handler for a message that keeps its contract but must not be applied (a
-    time beyond the service's bounds, say). The batch is replayed one message at a time, as
-    for any handler error, and this message alone goes to the DLQ with ``reason``."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        self.reason = reason
-        self.detail = detail
-        super().__init__(f"{reason}: {detail}")
-
-
-@dataclass(frozen=True, slots=True)
-class Delivered:
-    """A decoded message, with where it came from."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    envelope: Envelope[Any]
-    timestamp: datetime
-    """The record's Kafka timestamp (UTC); event time is ``envelope.time``."""
-
-    @property
-    def message_id(self) -> str:
-        """The envelope id, on which the inbox deduplicates."""
-        return self.envelope.id
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """A record bound for its topic's DLQ: original key and bytes, and why."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    reason: str
-    error: str
-
-
-Decode = Callable[[Topic, bytes], Envelope[Any]]
-"""Bytes of a topic to an envelope, raising ``ValueError`` (e.g. ``ContractError``) if invalid."""
-
-Handler = Callable[[asyncpg.Connection, list[Delivered]], Awaitable[None]]
-"""Applies first deliveries inside the batch's transaction (it may :func:`outbox.enqueue`)."""
+Begin = Callable[[], AbstractAsyncContextManager[Any]]
+"""Opens a transaction and yields its connection (committed when the block ends cleanly)."""
 
 Clock = Callable[[], datetime]
 
 
-class Record(Protocol):
-    """What the helpers read from a Kafka record (aiokafka's ``ConsumerRecord`` fits)."""
+class FirstDeliveries(Protocol):
+    """The inbox step: records ids in the transaction, returns those never seen before."""
 
-    @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def timestamp(self) -> int: ...
-    @property
-    def key(self) -> bytes | None: ...
-    @property
-    def value(self) -> bytes | None: ...
+    async def __call__(
+        self, connection: Any, consumer: str, message_ids: Sequence[str]
+    ) -> set[str]: ...
 
 
-R = TypeVar("R", bound=Record)
+def pool_transactions(pool: Callable[[], asyncpg.Pool]) -> Begin:
+    """Transactions on a connection of ``pool()`` (called per batch: the pool of the moment)."""
 
+    @asynccontextmanager
+    async def begin() -> Any:
+        async with pool().acquire() as connection, connection.transaction():
+            yield connection
 
-def in_partition_order(batch: Mapping[Any, Sequence[R]]) -> list[R]:
-    """A ``getmany`` result flattened: partition by partition, each in offset order."""
-    records = [record for records in batch.values() for record in records]
-    return sorted(records, key=lambda record: (record.topic, record.partition, record.offset))
-
-
-def next_offsets(records: Iterable[Record]) -> dict[TopicPartition, int]:
-    """The offset to commit per partition: one past the last record seen of it."""
-    found: dict[TopicPartition, int] = {}
-    for record in records:
-        partition = TopicPartition(record.topic, record.partition)
-        found[partition] = max(found.get(partition, 0), record.offset + 1)
-    return found
-
-
-def first_occurrences(deliveries: Sequence[Delivered], fresh: set[str]) -> list[Delivered]:
-    """The deliveries whose id is in ``fresh``, each id once (its first copy), order kept."""
-    kept: list[Delivered] = []
-    taken: set[str] = set()
-    for delivered in deliveries:
-        if delivered.message_id in fresh and delivered.message_id not in taken:
-            taken.add(delivered.message_id)
-            kept.append(delivered)
-    return kept
-
-
-def rejection_reason(raw: bytes | None) -> str:
-    """``not_json`` when ``raw`` is not JSON text at all, else ``contract_violation``."""
-    if raw is None:
-        return REASON_NOT_JSON
-    try:
-        json.loads(raw)
-    except ValueError:  # covers UnicodeDecodeError and JSONDecodeError
-        return REASON_NOT_JSON
-    return REASON_CONTRACT_VIOLATION
-
-
-def classify(topic: Topic, record: Record, decode: Decode) -> Delivered | Rejected:
-    """Decode ``record``: :class:`Delivered` if it keeps the contract, else :class:`Rejected`."""
-
-    def rejected(error: str) -> Rejected:
-        return Rejected(
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            key=record.key,
-            value=record.value,
-            # Parsed again only on this rare path, so valid messages are parsed once.
-            reason=rejection_reason(record.value),
-            error=error,
-        )
-
-    if record.value is None:
-        return rejected("record has no value")
-    try:
-        envelope = decode(topic, record.value)
-    except ValueError as error:  # ContractError, and anything else a decoder calls invalid
-        return rejected(str(error))
-    return Delivered(
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        key=record.key,
-        envelope=envelope,
-        timestamp=datetime.fromtimestamp(record.timestamp / 1000, UTC),
-    )
+    return begin
 
 
 class _HandlerFailedError(Exception):
@@ -233,174 +142,169 @@ def _names(partitions: Iterable[TopicPartition]) -> list[str]:
     return sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions)
 
 
-async def _settle(pending: Sequence[Awaitable[Any]]) -> None:
-    results = await asyncio.gather(*pending, return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-
-
 class BatchConsumer:
-    """Consumes ``topics`` as ``group_id`` and applies each poll batch exactly once.
+    """The batch subscriber of ``topics`` as ``group_id`` on ``broker``, applying exactly once.
 
     ``consumer_name`` is the inbox's namespace and the DLQ records' ``consumer`` header: keep it
-    stable across releases, or every retained message is applied again.
+    stable across releases, or every retained message is applied again. ``begin`` opens the
+    batch's transaction and ``first_deliveries`` is the inbox step (PostgreSQL's by default; a
+    test may give in-memory twins).
     """
 
     def __init__(
         self,
-        kafka: KafkaAccess,
+        broker: KafkaBroker,
         group_id: str,
         topics: Sequence[Topic],
-        pool: asyncpg.Pool,
         handler: Handler,
         *,
+        begin: Begin,
         consumer_name: str,
         max_batch: int = 500,
         decode: Decode = codec.decode,
         backoff: Backoff | None = None,
         poll_timeout_ms: int = 1000,
-        client_id: str | None = None,
         clock: Clock = utc_now,
+        first_deliveries: FirstDeliveries = inbox.first_deliveries,
     ) -> None:
         if not topics:
             raise ValueError("a consumer needs at least one topic")
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
-        self._kafka = kafka
-        self._group_id = group_id
         self._topics = {topic.name: topic for topic in topics}
-        self._pool = pool
         self._handler = handler
+        self._begin = begin
         self._name = consumer_name
-        self._max_batch = max_batch
         self._decode = decode
         self._backoff = backoff or Backoff()
-        self._poll_timeout_ms = poll_timeout_ms
-        self._client_id = client_id or consumer_name
         self._clock = clock
-        self._consumer: AIOKafkaConsumer | None = None
-        self._producer: AIOKafkaProducer | None = None
+        self._first_deliveries = first_deliveries
         self._batch_lock = asyncio.Lock()
         self._stop_requested = asyncio.Event()
-        self._polling = False
-        self._task: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
+        self._stopping: asyncio.Task[None] | None = None
         self.health = LoopHealth("consumer")
-
-    @property
-    def running(self) -> bool:
-        """True while the consume loop runs (for readiness probes)."""
-        return self._task is not None and not self._task.done()
-
-    @property
-    def healthy(self) -> bool:
-        """Running, and its last attempt (to reach the broker, to apply a batch) worked."""
-        return self.running and self.health.healthy
+        self.dead_letters = {
+            topic.name: broker.publisher(
+                topic.dlq,
+                title=f"{topic.dlq}:{consumer_name}",
+                description=(
+                    f"Records of {topic.name} that {consumer_name} could not apply, as received,"
+                    " with the DeadLetter headers saying why."
+                ),
+            )
+            for topic in topics
+        }
+        self.subscriber = broker.subscriber(
+            *self._topics,
+            group_id=group_id,
+            batch=True,
+            max_records=max_batch,
+            batch_timeout_ms=poll_timeout_ms,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+            listener=_FinishBatchBeforeRevoke(self._batch_lock, consumer_name),
+            decoder=self._decode_batch,
+            title=consumer_name,
+            description=(
+                f"{consumer_name} applies each poll batch of {', '.join(self._topics)} in one "
+                "PostgreSQL transaction with its inbox rows and outbox, then commits offsets."
+            ),
+        )
+        self.subscriber(self._handler_for_faststream())
 
     @property
     def failure(self) -> BaseException | None:
-        """The unexpected error that ended the loop, if one did."""
+        """The unexpected error that stopped the subscriber, if one did."""
         return self._failure
 
-    async def start(self) -> None:
-        """Start consuming in the background; the broker is connected (and retried) there."""
-        if self._task is not None:
-            raise RuntimeError("consumer already started")
-        self._stop_requested.clear()
-        self._task = asyncio.create_task(self._run(), name=f"batch-consumer-{self._name}")
+    @property
+    def alive(self) -> bool:
+        """False once an unexpected error stopped the subscriber (only a restart helps)."""
+        return self._failure is None
 
-    async def stop(self, grace_seconds: float = 20.0) -> None:
-        """Finish the batch in flight (up to ``grace_seconds``), then leave the group.
+    @property
+    def busy(self) -> bool:
+        """A batch is being applied (or its outage waited out)."""
+        return self._batch_lock.locked()
 
-        A batch held up by an outage is abandoned uncommitted: it is delivered again later.
-        """
+    def note_idle(self) -> None:
+        """Between batches nothing can be failing: record a pass so an idle consumer is never
+        mistaken for a wedged one. (A batch in flight records its own attempts.)"""
+        if not self.busy and self.alive:
+            self.health.worked()
+
+    def rewire(
+        self,
+        *,
+        handler: Handler | None = None,
+        begin: Begin | None = None,
+        first_deliveries: FirstDeliveries | None = None,
+    ) -> None:
+        """Swap what is behind the subscriber (the handler, the transaction, the inbox) while
+        its wiring (topics, group, decoder, DLQ publishers, acks) stays: for fast tests of a
+        service's subscriber with faststream's ``TestKafkaBroker`` and in-memory twins."""
+        self._handler = handler or self._handler
+        self._begin = begin or self._begin
+        self._first_deliveries = first_deliveries or self._first_deliveries
+
+    def request_stop(self) -> None:
+        """Make a batch waiting out a fault give up (uncommitted, so delivered again later)."""
         self._stop_requested.set()
-        task, self._task = self._task, None
-        if task is not None:
-            if self._polling:
-                task.cancel()  # waiting for records: nothing in flight to finish
-            _, late = await asyncio.wait({task}, timeout=grace_seconds)
-            if late:
-                # Abandoning the batch rolls its transaction back (or leaves its offsets
-                # uncommitted): it is handled again later, never lost.
-                task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        consumer, self._consumer = self._consumer, None
-        if consumer is not None:
-            with contextlib.suppress(KafkaError, OSError):
-                await consumer.stop()
-        await self._close_producer()
 
-    # -- the loop ---------------------------------------------------------------------------
+    # -- what faststream calls --------------------------------------------------------------
 
-    async def _run(self) -> None:
-        try:
-            consumer = await self._retry(self._connect, "connect")
-            while not self._stop_requested.is_set():
-                self._polling = True
-                try:
-                    batch = await self._retry(
-                        lambda: consumer.getmany(
-                            timeout_ms=self._poll_timeout_ms, max_records=self._max_batch
-                        ),
-                        "poll",
-                    )
-                finally:
-                    self._polling = False
-                if batch:
-                    async with self._batch_lock:
-                        await self._process(in_partition_order(batch))
-        except _StopRequestedError:
-            log.info("consumer.stopped_during_fault", consumer=self._name)
-        except Exception as error:
-            # A bug or a broken set-up, not an outage: stop rather than skip messages, and say
-            # so loudly; ``failure`` lets a readiness probe report it.
-            self._failure = error
-            log.exception("consumer.crashed", consumer=self._name, exc_info=error)
+    async def _decode_batch(self, message: StreamedBatch) -> list[Delivered | Rejected]:
+        records = message.raw_message
+        if not isinstance(records, tuple | list):  # a batch; faststream's test broker: a list
+            records = (records,)
+        return [
+            classify(self._topics[record.topic], record, self._decode)
+            for record in in_partition_order(records)
+        ]
 
-    async def _connect(self) -> AIOKafkaConsumer:
-        consumer = AIOKafkaConsumer(
-            **self._kafka.options(),
-            group_id=self._group_id,
-            client_id=self._client_id,
-            enable_auto_commit=False,  # offsets are committed after the database commit only
-            auto_offset_reset="earliest",
-        )
-        consumer.subscribe(
-            list(self._topics),
-            listener=_FinishBatchBeforeRevoke(self._batch_lock, self._name),
-        )
-        try:
-            await consumer.start()
-        except BaseException:
-            await consumer.stop()
-            raise
-        self._consumer = consumer
-        return consumer
+    def _handler_for_faststream(self) -> Callable[..., Awaitable[None]]:
+        # The body is what the decoder made of the records: faststream must not validate or
+        # cast it again (NoCast). The AsyncAPI document names the contracts instead (see
+        # servicekit.asyncapi).
+        async def apply_poll_batch(
+            batch: NoCast[list[Delivered | Rejected]], message: KafkaMessage
+        ) -> None:
+            await self._on_batch(batch, message)
 
-    async def _process(self, records: Sequence[Any]) -> None:
-        deliveries: list[Delivered] = []
-        rejected: list[Rejected] = []
-        for record in records:
-            outcome = classify(self._topics[record.topic], record, self._decode)
-            if isinstance(outcome, Delivered):
-                deliveries.append(outcome)
-            else:
-                rejected.append(outcome)
+        return apply_poll_batch
+
+    async def _on_batch(self, batch: list[Delivered | Rejected], message: StreamedBatch) -> None:
+        async with self._batch_lock:
+            try:
+                await self._process(batch)
+                await self._commit(message)
+            except _StopRequestedError:
+                log.info("consumer.stopped_during_fault", consumer=self._name)
+                await message.nack()
+            except Exception as error:
+                # A bug or a broken set-up, not an outage: stop rather than skip messages, and
+                # say so loudly; ``failure`` lets the liveness probe report it.
+                self._failure = error
+                log.exception("consumer.crashed", consumer=self._name, exc_info=error)
+                await message.nack()
+                # Stopped from a task of its own once this handler has returned: the subscriber
+                # then leaves the group at once (its partitions go to a healthy member) instead
+                # of cancelling the very task that runs this handler.
+                self._stopping = asyncio.create_task(self.subscriber.stop())
+
+    async def _process(self, batch: list[Delivered | Rejected]) -> None:
+        deliveries = [item for item in batch if isinstance(item, Delivered)]
+        rejected = [item for item in batch if isinstance(item, Rejected)]
         if rejected:
             await self._dead_letter(rejected)
         if deliveries:
-            originals = {(r.topic, r.partition, r.offset): r.value for r in records}
-            await self._apply(deliveries, originals)
-        await self._commit(next_offsets(records))
+            await self._apply(deliveries)
+        self.health.worked()
 
     # -- applying ---------------------------------------------------------------------------
 
-    async def _apply(
-        self, deliveries: list[Delivered], originals: Mapping[tuple[str, int, int], bytes | None]
-    ) -> None:
+    async def _apply(self, deliveries: list[Delivered]) -> None:
         try:
             await self._retry(lambda: self._apply_in_transaction(deliveries), "apply_batch")
         except _HandlerFailedError:
@@ -408,11 +312,9 @@ class BatchConsumer:
             # the others are applied and only the culprit is dead-lettered.
             log.warning("consumer.isolating_failure", consumer=self._name, size=len(deliveries))
             for delivered in deliveries:
-                await self._apply_alone(
-                    delivered, originals[delivered.topic, delivered.partition, delivered.offset]
-                )
+                await self._apply_alone(delivered)
 
-    async def _apply_alone(self, delivered: Delivered, original: bytes | None) -> None:
+    async def _apply_alone(self, delivered: Delivered) -> None:
         try:
             await self._retry(lambda: self._apply_in_transaction([delivered]), "apply_message")
         except _HandlerFailedError as failure:
@@ -423,23 +325,11 @@ class BatchConsumer:
                 reason, detail = REASON_HANDLER_ERROR, f"{type(error).__name__}: {error}"
                 with structlog.contextvars.bound_contextvars(**_message_context(delivered)):
                     log.exception("consumer.handler_failed", consumer=self._name, exc_info=error)
-            await self._dead_letter(
-                [
-                    Rejected(
-                        topic=delivered.topic,
-                        partition=delivered.partition,
-                        offset=delivered.offset,
-                        key=delivered.key,
-                        value=original,  # the bytes as received, not a re-encoding
-                        reason=reason,
-                        error=detail,
-                    )
-                ]
-            )
+            await self._dead_letter([as_rejected(delivered, reason, detail)])
 
     async def _apply_in_transaction(self, deliveries: list[Delivered]) -> None:
-        async with self._pool.acquire() as connection, connection.transaction():
-            fresh = await first_deliveries(
+        async with self._begin() as connection:
+            fresh = await self._first_deliveries(
                 connection, self._name, [delivered.message_id for delivered in deliveries]
             )
             todo = first_occurrences(deliveries, fresh)
@@ -468,8 +358,7 @@ class BatchConsumer:
                 log.warning("consumer.dead_letter", reason=item.reason, error=item.error)
 
         async def publish() -> None:
-            producer = await self._ensure_producer()
-            pending: list[Awaitable[Any]] = []
+            pending: list[Awaitable[Any] | None] = []
             try:
                 for item in rejected:
                     letter = DeadLetter(
@@ -482,48 +371,25 @@ class BatchConsumer:
                         consumer=self._name,
                     )
                     pending.append(
-                        await producer.send(
-                            self._topics[item.topic].dlq,
+                        await self.dead_letters[item.topic].publish(
                             item.value,
                             key=item.key,
-                            headers=letter.headers(),
+                            headers={name: value.decode() for name, value in letter.headers()},
+                            no_confirm=True,  # the futures are awaited together, below
                         )
                     )
-            except BaseException:
-                await self._close_producer()
-                raise
             finally:
-                await _settle(pending)
+                await settle(pending)
 
         await self._retry(publish, "dead_letter")
 
-    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
-        consumer = self._consumer
-        assert consumer is not None  # noqa: S101  # only called from the loop, after connecting
+    async def _commit(self, message: StreamedBatch) -> None:
         try:
-            await self._retry(
-                lambda: consumer.commit(offsets), "commit_offsets", transient=_not_a_lost_commit
-            )
+            await self._retry(message.ack, "commit_offsets", transient=_not_a_lost_commit)
         except (CommitFailedError, IllegalStateError) as error:
-            log.warning(
-                "consumer.commit_skipped",
-                consumer=self._name,
-                partitions=_names(offsets),
-                error=str(error),
-            )
+            log.warning("consumer.commit_skipped", consumer=self._name, error=str(error))
 
     # -- plumbing ---------------------------------------------------------------------------
-
-    async def _ensure_producer(self) -> AIOKafkaProducer:
-        if self._producer is None:
-            self._producer = await started(
-                idempotent_producer(self._kafka, client_id=f"{self._client_id}-dlq")
-            )
-        return self._producer
-
-    async def _close_producer(self) -> None:
-        producer, self._producer = self._producer, None
-        await stop_quietly(producer)
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -8,7 +8,8 @@ The table is created by servicekit's migration ``0001_inbox_outbox.sql``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Final
 
 import asyncpg
@@ -38,3 +39,27 @@ async def first_deliveries(
         return set()
     rows = await connection.fetch(_RECORD, consumer, list(message_ids))
     return {row["message_id"] for row in rows}
+
+
+class MemoryInbox:
+    """The inbox's in-memory twin, for tests without PostgreSQL. Like the real one it forgets
+    the ids of a transaction that rolls back: :meth:`begin` opens a transaction (the
+    "connection" handed to the handler) whose ids are kept only if its block ends cleanly."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, set[str]] = {}
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[dict[str, set[str]]]:
+        pending: dict[str, set[str]] = {}
+        yield pending
+        for consumer, ids in pending.items():  # reached only when the block raised nothing
+            self.seen.setdefault(consumer, set()).update(ids)
+
+    async def __call__(
+        self, connection: dict[str, set[str]], consumer: str, message_ids: Sequence[str]
+    ) -> set[str]:
+        taken = self.seen.get(consumer, set()) | connection.get(consumer, set())
+        fresh = set(message_ids) - taken
+        connection.setdefault(consumer, set()).update(fresh)
+        return fresh

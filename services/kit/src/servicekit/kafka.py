@@ -4,15 +4,20 @@
 :mod:`contracts.access`, over TLS in production): every aiokafka client of the platform is made
 from its :meth:`~KafkaAccess.options`, so none can forget its credentials.
 
-The producer is idempotent with ``acks=all``: a retried send never duplicates and an
-acknowledged one is on every in-sync replica. aiokafka binds a producer to the loop it is created
-in, so these are made inside the running loop, never at import time.
+Every service carries its messages on one faststream :class:`~faststream.kafka.KafkaBroker`
+made by :func:`service_broker`: its producer is idempotent with ``acks=all`` (a retried send never
+duplicates, an acknowledged one is on every in-sync replica), it never creates topics (the
+launcher does, as the admin principal), and it is built without connecting, so a composition root
+can declare subscribers and publishers (and the AsyncAPI document) before anything runs.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import ssl
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -20,6 +25,8 @@ from typing import Any, Literal
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.helpers import create_ssl_context
+from faststream.kafka import KafkaBroker
+from faststream.security import BaseSecurity, SASLScram512
 
 from contracts.access import SASL_MECHANISM
 
@@ -70,6 +77,20 @@ class KafkaAccess:
         context: ssl.SSLContext = create_ssl_context(cafile=self.ca_file)
         return context
 
+    def security(self) -> BaseSecurity | None:
+        """The same access as faststream's security object (it also goes in the AsyncAPI)."""
+        if self.protocol == "PLAINTEXT":
+            return None
+        if not self.username or self.password is None:
+            raise ValueError(f"{self.protocol} needs a Kafka username and password")
+        tls = self.protocol == "SASL_SSL"
+        return SASLScram512(
+            self.username,
+            self.password,
+            ssl_context=self.tls_context() if tls else None,
+            use_ssl=tls,
+        )
+
     def as_user(self, username: str, password: str) -> KafkaAccess:
         """The same brokers, as another principal."""
         return replace(self, username=username, password=password)
@@ -106,3 +127,49 @@ async def stop_quietly(producer: AIOKafkaProducer | None) -> None:
     if producer is not None:
         with contextlib.suppress(KafkaError, OSError):
             await producer.stop()
+
+
+def service_broker(
+    kafka: KafkaAccess,
+    *,
+    client_id: str,
+    graceful_timeout: float = 20.0,
+    linger_ms: int = 5,
+    request_timeout_ms: int = 40_000,
+    description: str | None = None,
+    middlewares: Sequence[Any] = (),
+) -> KafkaBroker:
+    """The faststream broker of one service, not connected yet.
+
+    ``graceful_timeout`` is how long stopping waits for the batch in flight; ``linger_ms`` a
+    short wait that fills producer batches during a burst.
+    """
+    return KafkaBroker(
+        kafka.bootstrap_servers,
+        security=kafka.security(),
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=linger_ms,
+        request_timeout_ms=request_timeout_ms,
+        # Topics are created by the launcher as the admin principal; a service's principal
+        # may not, and must not try.
+        allow_auto_create_topics=False,
+        graceful_timeout=graceful_timeout,
+        description=description,
+        middlewares=middlewares,
+        logger=logging.getLogger(f"faststream.{client_id}"),
+        # faststream's per-message "Received"/"Processed" lines are for debugging; the
+        # service logs what it did with each batch itself.
+        log_level=logging.DEBUG,
+    )
+
+
+async def settle(pending: Sequence[Awaitable[Any] | None]) -> None:
+    """Await every delivery future; raise the first failure once all have finished. (None is a
+    send already done: faststream's in-memory test broker delivers at once.)"""
+    futures = [future for future in pending if future is not None]
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result

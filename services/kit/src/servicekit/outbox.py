@@ -2,14 +2,17 @@
 
 A service that changes state and emits events writes both in one PostgreSQL transaction: the
 events go to the ``outbox`` table with :func:`enqueue`. :class:`OutboxRelay` then publishes them
-in id order with one idempotent producer (``acks="all"``) and deletes them only after the broker
-acknowledged every one. A crash anywhere means a row is published again, never lost; consumers
-deduplicate by envelope id.
+in id order through the service's faststream publisher of each topic (the broker's one
+idempotent producer, ``acks="all"``) and deletes them only after the broker acknowledged every
+one. A crash anywhere means a row is published again, never lost; consumers deduplicate by
+envelope id.
 
 Per-key order holds because rows are sent in id order through one producer, which keeps a
 partition's batches in order: it is idempotent and aiokafka sends at most one request per broker
-at a time (fewer than the five in flight idempotence allows). Relays on several replicas take
-turns through an advisory lock, so two of them never publish interleaved batches of one key.
+at a time (fewer than the five in flight idempotence allows). After a broker fault the producer
+reconnects by itself (aiokafka re-creates its connections); the rows are sent again. Relays on
+several replicas take turns through an advisory lock, so two of them never publish interleaved
+batches of one key.
 """
 
 from __future__ import annotations
@@ -18,16 +21,14 @@ import asyncio
 import base64
 import contextlib
 import json
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import asyncpg
 import structlog
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 
-from servicekit.kafka import KafkaAccess, idempotent_producer, started, stop_quietly
+from servicekit.kafka import settle
 from servicekit.loophealth import LoopHealth
 from servicekit.retry import Backoff, is_transient
 
@@ -100,12 +101,26 @@ SELECT id, topic, key, value, headers FROM outbox ORDER BY id LIMIT $1 FOR UPDAT
 _DELETE: Final = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
 
 
-async def _settle(pending: Sequence[Awaitable[Any]]) -> None:
-    """Await every delivery future; raise the first failure once all have finished."""
-    results = await asyncio.gather(*pending, return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
+class Publisher(Protocol):
+    """What the relay needs of a faststream publisher (``KafkaBroker.publisher(topic)``)."""
+
+    async def publish(
+        self,
+        message: Any,
+        topic: str = "",
+        *,
+        key: bytes | Any | None = None,
+        headers: dict[str, str] | None = None,
+        no_confirm: bool = False,
+    ) -> Any: ...
+
+
+class BrokerNotConnectedError(ConnectionError):
+    """The service's broker has not connected yet (an outage: retried)."""
+
+
+class UndeclaredTopicError(LookupError):
+    """An outbox row for a topic the service declared no publisher of (a bug, not an outage)."""
 
 
 class OutboxRelay:
@@ -118,23 +133,24 @@ class OutboxRelay:
 
     def __init__(
         self,
-        pool: asyncpg.Pool,
-        kafka: KafkaAccess,
+        pool: Callable[[], asyncpg.Pool],
+        publishers: Mapping[str, Publisher],
         *,
-        client_id: str,
+        name: str,
+        connected: Callable[[], bool] = lambda: True,
         batch_size: int = 500,
         idle_poll_seconds: float = 1.0,
         backoff: Backoff | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        self._pool = pool
-        self._kafka = kafka
-        self._client_id = client_id
+        self._pool_of = pool
+        self._publishers = publishers
+        self._name = name
+        self._connected = connected
         self._batch_size = batch_size
         self._idle_poll_seconds = idle_poll_seconds
         self._backoff = backoff or Backoff()
-        self._producer: AIOKafkaProducer | None = None
         self._listener: asyncpg.Connection | None = None
         self._wake = asyncio.Event()
         self._stop_requested = asyncio.Event()
@@ -156,10 +172,10 @@ class OutboxRelay:
         if self._task is not None:
             raise RuntimeError("relay already started")
         self._stop_requested.clear()
-        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._client_id}")
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._name}")
 
     async def stop(self, grace_seconds: float = 20.0) -> None:
-        """Finish the batch in flight (up to ``grace_seconds``), then close the producer."""
+        """Finish the batch in flight (up to ``grace_seconds``); the broker's owner stops it."""
         self._stop_requested.set()
         self._wake.set()
         task, self._task = self._task, None
@@ -170,8 +186,11 @@ class OutboxRelay:
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await self._close_producer()
         await self._release_listener()
+
+    @property
+    def _pool(self) -> asyncpg.Pool:
+        return self._pool_of()
 
     async def drain(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109  # a test helper
         """Wait until the outbox is empty (everything enqueued so far is acknowledged)."""
@@ -181,21 +200,6 @@ class OutboxRelay:
                     return
                 self._wake.set()
                 await asyncio.sleep(0.05)
-
-    async def _ensure_producer(self) -> AIOKafkaProducer:
-        if self._producer is None:
-            self._producer = await started(
-                idempotent_producer(
-                    self._kafka,
-                    client_id=self._client_id,
-                    linger_ms=5,  # a short wait fills batches when a burst of rows is being sent
-                )
-            )
-        return self._producer
-
-    async def _close_producer(self) -> None:
-        producer, self._producer = self._producer, None
-        await stop_quietly(producer)
 
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
@@ -230,26 +234,37 @@ class OutboxRelay:
             with contextlib.suppress(Exception):
                 await self._pool.release(connection)
 
-    async def _publish_batch(self, producer: AIOKafkaProducer) -> int:
+    def _publisher(self, topic: str) -> Publisher:
+        try:
+            return self._publishers[topic]
+        except KeyError:
+            raise UndeclaredTopicError(f"{self._name} declares no publisher of {topic!r}") from None
+
+    async def _publish_batch(self) -> int:
+        if not self._connected():
+            raise BrokerNotConnectedError(f"{self._name}: the broker is not connected yet")
         async with self._pool.acquire() as connection, connection.transaction():
             await connection.execute(_RELAY_LOCK)
             rows = await connection.fetch(_CLAIM, self._batch_size)
             if not rows:
                 return 0
-            pending: list[Awaitable[Any]] = []
+            pending: list[Awaitable[Any] | None] = []
             try:
                 for row in rows:
-                    # send() only queues the record; the future resolves on acknowledgement.
+                    # no_confirm only queues the record; the future resolves on acknowledgement.
                     pending.append(
-                        await producer.send(
-                            row["topic"],
+                        await self._publisher(row["topic"]).publish(
                             row["value"],
                             key=row["key"],
-                            headers=decode_headers(row["headers"]),
+                            headers={
+                                name: value.decode()
+                                for name, value in decode_headers(row["headers"])
+                            },
+                            no_confirm=True,
                         )
                     )
             finally:
-                await _settle(pending)
+                await settle(pending)
             await connection.execute(_DELETE, [row["id"] for row in rows])
         log.debug("outbox.published", count=len(rows))
         return len(rows)
@@ -265,17 +280,13 @@ class OutboxRelay:
             self._wake.clear()
             try:
                 await self._ensure_listening()
-                sent = await self._publish_batch(await self._ensure_producer())
+                sent = await self._publish_batch()
             except Exception as error:
                 failures += 1
                 self.health.failed(error)
                 if isinstance(error, asyncpg.PostgresError | asyncpg.InterfaceError | OSError):
                     # Whatever broke with the database is dropped and made again, never reused.
                     await self._release_listener()
-                if isinstance(error, KafkaError | TimeoutError):
-                    # A fresh producer (new producer id, sequences from zero) after a broker
-                    # fault, so the retry cannot be confused with what the old one had queued.
-                    await self._close_producer()
                 delay = self._backoff.delay(failures)
                 fields = {"error": f"{type(error).__name__}: {error}", "retry_in": round(delay, 3)}
                 if is_transient(error):

@@ -1,10 +1,12 @@
 """The running parts every consuming service shares, wired once.
 
-A :class:`ConsumingService` owns the database pool (migrations applied at start), the
-exactly-once :class:`~servicekit.consumer.BatchConsumer`, the :class:`~servicekit.outbox.
-OutboxRelay` and any background loops the service adds (a deadline scheduler, a day-boundary
-refresh). Its :meth:`lifespan` starts them in order and stops them in reverse; :meth:`install`
-adds liveness and readiness probes to a FastAPI app.
+A :class:`ConsumingService` owns the service's faststream broker (built at once, so its
+subscriber and publishers are declared and its AsyncAPI document exists before anything
+connects), the database pool (migrations applied at start), the exactly-once
+:class:`~servicekit.consumer.BatchConsumer`, the :class:`~servicekit.outbox.OutboxRelay` and any
+background loops the service adds (a deadline scheduler, a day-boundary refresh). Its
+:meth:`lifespan` starts them in order and stops them in reverse; :meth:`install` adds liveness
+and readiness probes to a FastAPI app.
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ import asyncpg
 import structlog
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
 
+from contracts import codec
 from contracts.topics import Topic
 from servicekit import postgres
-from servicekit.consumer import BatchConsumer, Handler
-from servicekit.kafka import KafkaAccess
+from servicekit.brokerlink import BrokerLink
+from servicekit.consumer import BatchConsumer, Handler, pool_transactions
+from servicekit.kafka import KafkaAccess, service_broker
 from servicekit.loophealth import LoopHealth
 from servicekit.outbox import OutboxRelay
 
@@ -59,14 +64,58 @@ class ConsumingService:
     migrations: Path
     handler: Handler
     grace_seconds: float
+    publishes: Sequence[Topic] = ()
+    """The topics its outbox relay publishes to (each gets a faststream publisher)."""
     loops: Sequence[Loop] = ()
     outbox_stall_seconds: float = 60.0
     wedged_after_seconds: float = 300.0
+    description: str | None = None
+    broker: KafkaBroker = field(init=False)
     _pool: asyncpg.Pool | None = field(default=None, init=False)
     _loop_health: list[LoopHealth] = field(default_factory=list, init=False)
     _loop_tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
-    _consumer: BatchConsumer | None = field(default=None, init=False)
-    _relay: OutboxRelay | None = field(default=None, init=False)
+    _link: BrokerLink = field(init=False)
+    _consumer: BatchConsumer = field(init=False)
+    _relay: OutboxRelay = field(init=False)
+    _running: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        self.broker = service_broker(
+            self.kafka,
+            client_id=self.name,
+            graceful_timeout=self.grace_seconds,
+            description=self.description,
+        )
+        self._link = BrokerLink(self.broker, name=self.name)
+        self._consumer = BatchConsumer(
+            self.broker,
+            self.consumer_group,
+            self.topics,
+            self.handler,
+            begin=pool_transactions(lambda: self.pool),
+            consumer_name=self.consumer_group,
+            max_batch=self.max_batch,
+        )
+        publishers = {
+            topic.name: self.broker.publisher(
+                topic.name,
+                title=f"{topic.name}:{self.name}",
+                description=f"What {self.name} emits, relayed from its transactional outbox.",
+                schema=codec.envelope_model(topic),
+            )
+            for topic in self.publishes
+        }
+        self._relay = OutboxRelay(
+            lambda: self.pool,
+            publishers,
+            name=f"{self.name}-relay",
+            connected=self._link.connected.is_set,
+        )
+
+    @property
+    def consumer(self) -> BatchConsumer:
+        """The service's exactly-once batch subscriber."""
+        return self._consumer
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -80,18 +129,9 @@ class ConsumingService:
         """Start everything, yield while the service serves, then stop it all gracefully."""
         self._pool = pool = await postgres.create_pool(self.database_url, max_size=self.pool_size)
         await postgres.apply_migrations(pool, postgres.SERVICEKIT_MIGRATIONS, self.migrations)
-        self._relay = OutboxRelay(pool, self.kafka, client_id=f"{self.name}-relay")
-        self._consumer = BatchConsumer(
-            self.kafka,
-            self.consumer_group,
-            self.topics,
-            pool,
-            self.handler,
-            consumer_name=self.consumer_group,
-            max_batch=self.max_batch,
-        )
+        self._running = True
+        await self._link.start()
         await self._relay.start()
-        await self._consumer.start()
         self._loop_health = [LoopHealth(getattr(loop, "__name__", "loop")) for loop in self.loops]
         self._loop_tasks = tasks = [
             asyncio.create_task(loop(pool, health), name=health.name)
@@ -108,18 +148,23 @@ class ConsumingService:
                 # A loop that crashed was logged (and failed liveness) when it did.
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-            await self._consumer.stop(self.grace_seconds)
+            self._consumer.request_stop()
+            await self._link.stop()  # the batch in flight finishes, up to grace_seconds
             await self._relay.stop(self.grace_seconds)
+            self._running = False
             await pool.close()
             self._pool = None
 
     def _parts(self) -> list[tuple[LoopHealth, bool]]:
         """Every loop's health, and whether its task still runs."""
-        found = []
-        if self._consumer is not None:
-            found.append((self._consumer.health, self._consumer.running))
-        if self._relay is not None:
-            found.append((self._relay.health, self._relay.running))
+        if not self._running:
+            return []
+        self._consumer.note_idle()
+        found = [
+            (self._link.health, self._link.running),
+            (self._consumer.health, self._consumer.alive and self._link.running),
+            (self._relay.health, self._relay.running),
+        ]
         found += [
             (h, not t.done()) for h, t in zip(self._loop_health, self._loop_tasks, strict=True)
         ]

@@ -16,13 +16,14 @@ import asyncpg
 import structlog
 from fastapi import FastAPI
 
-from contracts.topics import CLAIMS_EVENTS, ORDERS
+from contracts.topics import CLAIMS_EVENTS, ORDERS, SELLERS_HEALTH
 from metrics import handlers, store
 from metrics.api import build_router
 from metrics.odr import OdrSettings
 from metrics.settings import MetricsSettings
+from servicekit import asyncapi
 from servicekit.auth import Readers
-from servicekit.consumer import Delivered
+from servicekit.delivery import Delivered
 from servicekit.kafka import utc_now
 from servicekit.logging import configure_logging
 from servicekit.loophealth import LoopHealth
@@ -30,6 +31,11 @@ from servicekit.problems import install_problem_handlers
 from servicekit.runtime import ConsumingService
 
 log = structlog.get_logger("metrics")
+
+DESCRIPTION = (
+    "Metrics: applies order facts and claim events exactly once and keeps each seller's Order "
+    "Defect Rate, publishing seller health."
+)
 
 
 async def _day_boundaries(
@@ -91,11 +97,13 @@ def create_app(
         grace_seconds=settings.shutdown_grace_seconds,
         outbox_stall_seconds=settings.outbox_stall_seconds,
         wedged_after_seconds=settings.wedged_after_seconds,
+        publishes=[SELLERS_HEALTH],
         loops=[day_boundaries],
     )
     app = FastAPI(title="A-to-z claims: metrics", version="1.0.0", lifespan=service.lifespan)
     install_problem_handlers(app)
     app.include_router(build_router(lambda: service.pool, Readers(settings.tokens)))
     service.install(app)
+    asyncapi.install(app, service.broker, description=DESCRIPTION)
     app.state.service = service
     return app

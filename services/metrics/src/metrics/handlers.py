@@ -25,7 +25,7 @@ from contracts.sellers import SellerOdrChanged, SellerStatusChanged
 from contracts.topics import SELLERS_HEALTH
 from metrics import odr, store
 from metrics.odr import DayCounts, OdrSettings
-from servicekit.consumer import Delivered, RefusedMessage
+from servicekit.delivery import Delivered, RefusedMessage
 from servicekit.eventtime import REASON_EVENT_TIME_OUT_OF_BOUNDS, Timekeeper
 from servicekit.outbox import OutboxMessage, enqueue
 

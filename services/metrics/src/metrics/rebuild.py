@@ -23,13 +23,13 @@ import typer
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from contracts.codec import ContractError, decode
+from contracts.codec import decode
 from contracts.dlq import DeadLetter
 from contracts.topics import CLAIMS_EVENTS, DLQ_PARTITIONS, ORDERS, Topic
 from metrics import handlers, store
 from metrics.settings import MetricsSettings
 from servicekit import postgres
-from servicekit.consumer import Delivered
+from servicekit.delivery import Delivered, classify, first_occurrences
 from servicekit.inbox import first_deliveries
 from servicekit.kafka import KafkaAccess
 
@@ -93,20 +93,9 @@ async def rebuild(
                     if (record.topic, record.partition, record.offset) in refused:
                         continue  # the live service refused it to the DLQ
                     done += 1
-                    try:
-                        envelope = decode(topics[partition.topic], record.value)
-                    except ContractError:
-                        continue  # the live consumer sent it to the DLQ
-                    deliveries.append(
-                        Delivered(
-                            partition.topic,
-                            partition.partition,
-                            record.offset,
-                            record.key,
-                            envelope,
-                            envelope.time,
-                        )
-                    )
+                    outcome = classify(topics[partition.topic], record, decode)
+                    if isinstance(outcome, Delivered):  # else the live consumer DLQ'd it
+                        deliveries.append(outcome)
             applied += await _apply(pool, deliveries, settings, as_of)
             on_progress(done, total)
         await pool.execute("DELETE FROM outbox WHERE topic = 'sellers.health.v1'")
@@ -125,8 +114,9 @@ async def _apply(
     times were judged when the live service read them (what it refused is skipped, see
     :func:`dead_lettered`), so they are not judged again against today's clock."""
     async with pool.acquire() as conn, conn.transaction():
+        # The live consumer's inbox step, under the rebuild's own name.
         fresh = await first_deliveries(conn, REBUILD_CONSUMER, [d.message_id for d in deliveries])
-        firsts = [d for d in deliveries if d.message_id in fresh]
+        firsts = first_occurrences(deliveries, fresh)
         await handlers.apply_batch(
             conn,
             firsts,
