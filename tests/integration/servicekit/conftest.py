@@ -261,7 +261,7 @@ async def relay_on(
         lambda: pool,
         publishers,
         name="test-relay",
-        connected=link.connected.is_set,
+        connected=link.connected,
         backoff=FAST,
         **options,
     )

@@ -58,6 +58,8 @@ class BrokerLink:
         """Start connecting in the background; wait up to ``wait_seconds`` for the first try."""
         if self._task is not None:
             raise RuntimeError(f"{self._name}: broker link already started")
+        # Not ready until connected: the first attempt may take a while to fail.
+        self.health.failed(ConnectionError("not connected to Kafka yet"))
         self._task = asyncio.create_task(self._run(), name=f"broker-link-{self._name}")
         if wait_seconds > 0:
             with contextlib.suppress(TimeoutError):

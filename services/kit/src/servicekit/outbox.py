@@ -137,7 +137,7 @@ class OutboxRelay:
         publishers: Mapping[str, Publisher],
         *,
         name: str,
-        connected: Callable[[], bool] = lambda: True,
+        connected: asyncio.Event | None = None,
         batch_size: int = 500,
         idle_poll_seconds: float = 1.0,
         backoff: Backoff | None = None,
@@ -240,9 +240,18 @@ class OutboxRelay:
         except KeyError:
             raise UndeclaredTopicError(f"{self._name} declares no publisher of {topic!r}") from None
 
+    async def _until_connected(self) -> bool:
+        """Wait (a second at most) for the broker while it is not connected yet; say whether
+        it is. Waiting is not a failed attempt: the backoff does not grow meanwhile, so the
+        relay publishes as soon as the broker connects."""
+        if self._connected is None or self._connected.is_set():
+            return True
+        self.health.failed(BrokerNotConnectedError(f"{self._name}: the broker is not connected"))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._connected.wait(), 1.0)
+        return self._connected.is_set()
+
     async def _publish_batch(self) -> int:
-        if not self._connected():
-            raise BrokerNotConnectedError(f"{self._name}: the broker is not connected yet")
         async with self._pool.acquire() as connection, connection.transaction():
             await connection.execute(_RELAY_LOCK)
             rows = await connection.fetch(_CLAIM, self._batch_size)
@@ -278,6 +287,8 @@ class OutboxRelay:
         while not self._stop_requested.is_set():
             # Cleared before reading: a NOTIFY arriving while a batch is sent wakes the next wait.
             self._wake.clear()
+            if not await self._until_connected():
+                continue
             try:
                 await self._ensure_listening()
                 sent = await self._publish_batch()

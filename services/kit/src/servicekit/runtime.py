@@ -109,7 +109,7 @@ class ConsumingService:
             lambda: self.pool,
             publishers,
             name=f"{self.name}-relay",
-            connected=self._link.connected.is_set,
+            connected=self._link.connected,
         )
 
     @property
