@@ -384,3 +384,26 @@ async def test_a_rebalance_waits_for_the_batch_in_flight_so_its_records_are_not_
 
     assert await applied_ids(pool) == Counter(e.id for e in envelopes)
     assert decoded == Counter(e.id for e in envelopes)  # each record was polled exactly once
+
+
+async def test_a_decoder_that_breaks_stops_the_consumer_without_committing_past_the_batch(
+    applied_table: asyncpg.Pool,
+    topics: Topics,
+    running: Running,
+    producer: AIOKafkaProducer,
+    kafka: KafkaAccess,
+) -> None:
+    source = await topics.new(partitions=1)
+    await send_envelopes(producer, source, [order_placed("ord-1")])
+    pool, group = applied_table, unique("g")
+
+    def broken(_topic: Topic, _raw: bytes) -> Envelope[Any]:
+        raise KeyError("a bug in decoding, not a bad record")
+
+    started = await running.consumer(
+        source, pool, recording_handler(), group_id=group, decode=broken
+    )
+    await wait_until(lambda: _is_true(started.failure is not None), what="the consumer stopping")
+    await asyncio.sleep(1.0)  # time for a wrong commit to show, were there one
+    assert await committed_offsets(kafka, group) == {}
+    assert await applied_ids(pool) == Counter()

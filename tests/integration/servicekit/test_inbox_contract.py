@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -55,3 +56,13 @@ async def test_ids_of_a_transaction_that_rolled_back_are_fresh_again(
         await fail_after_recording()
     async with begin() as connection:
         assert await first_deliveries(connection, "a", ["m1"]) == {"m1"}
+
+
+async def test_pruning_removes_only_rows_older_than_the_retention(pool: asyncpg.Pool) -> None:
+    await pool.execute(
+        "INSERT INTO inbox (consumer, message_id, received_at) VALUES"
+        " ('a', 'old', now() - interval '40 days'), ('a', 'recent', now() - interval '1 day')"
+    )
+    assert await inbox.prune(pool, timedelta(days=30), batch=1) == 1
+    rows = await pool.fetch("SELECT message_id FROM inbox")
+    assert [row["message_id"] for row in rows] == ["recent"]

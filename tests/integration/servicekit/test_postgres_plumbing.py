@@ -41,6 +41,7 @@ async def test_migrations_apply_in_order_once_and_are_recorded_per_scope(
         await pool.close()
     assert first == [
         "servicekit:0001_inbox_outbox",
+        "servicekit:0002_inbox_retention",
         "billing:0001_refunds",
         "billing:0002_refund_amount",
     ]
@@ -49,6 +50,7 @@ async def test_migrations_apply_in_order_once_and_are_recorded_per_scope(
         ("billing", "0001"),
         ("billing", "0002"),
         ("servicekit", "0001"),
+        ("servicekit", "0002"),
     ]
     assert seeded == 0
 
@@ -67,7 +69,12 @@ async def test_two_processes_migrating_at_once_apply_each_file_exactly_once(
             await pool.close()
     # The seed INSERT would fail on its primary key had both processes run 0001_refunds.
     assert sorted(results[0] + results[1]) == sorted(
-        ["servicekit:0001_inbox_outbox", "billing:0001_refunds", "billing:0002_refund_amount"]
+        [
+            "servicekit:0001_inbox_outbox",
+            "servicekit:0002_inbox_retention",
+            "billing:0001_refunds",
+            "billing:0002_refund_amount",
+        ]
     )
 
 

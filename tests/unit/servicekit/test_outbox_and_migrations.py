@@ -55,4 +55,7 @@ def test_two_migrations_with_one_number_are_refused(tmp_path: Path) -> None:
 
 
 def test_servicekit_ships_the_inbox_and_outbox_migration() -> None:
-    assert [m.name for m in discover(SERVICEKIT_MIGRATIONS)] == ["servicekit:0001_inbox_outbox"]
+    assert [m.name for m in discover(SERVICEKIT_MIGRATIONS)] == [
+        "servicekit:0001_inbox_outbox",
+        "servicekit:0002_inbox_retention",
+    ]

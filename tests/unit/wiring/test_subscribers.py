@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from faststream.kafka import TestKafkaBroker
@@ -190,3 +191,27 @@ async def test_a_service_is_not_subscribed_to_what_it_does_not_consume() -> None
     async with TestKafkaBroker(service.broker) as broker:
         await broker.publish(codec.encode(envelope), CLAIMS_EVENTS.name, key=b"k")
     assert recorder.applied == []
+
+
+async def test_metrics_count_what_was_applied_and_dead_lettered_and_faststreams_own_series() -> (
+    None
+):
+    app = SERVICES["metrics"][0]()
+    service: ConsumingService = app.state.service
+    inbox = MemoryInbox()
+    service.consumer.rewire(handler=Recorder(), begin=inbox.begin, first_deliveries=inbox)
+    envelope = examples()[ORDERS.name][0]
+    async with TestKafkaBroker(service.broker) as broker:
+        for _ in range(2):  # the second is a duplicate the inbox skips
+            await broker.publish(codec.encode(envelope), ORDERS.name, key=b"k")
+        await broker.publish(b"\xff", ORDERS.name, key=b"k")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        text = (await client.get("/metrics")).text
+        again = (await client.get("/metrics")).text  # counts the first request, by route
+    assert 'atoz_http_requests_total{method="GET",route="/metrics",status="200"} 1.0' in again
+    assert 'atoz_messages_applied_total{topic="orders.v1"} 1.0' in text
+    assert 'atoz_messages_duplicate_total{topic="orders.v1"} 1.0' in text
+    assert 'atoz_dead_letters_total{reason="not_json",topic="orders.v1"} 1.0' in text
+    assert "atoz_batch_apply_seconds_count 3.0" in text
+    assert 'faststream_received_messages_total{app_name="metrics"' in text

@@ -90,21 +90,14 @@ def create_app(
     async def scheduler(pool: asyncpg.Pool, health: LoopHealth) -> None:
         await _scheduler(pool, health, settings, policy, clock)
 
-    service = ConsumingService(
-        name="adjudication",
-        database_url=settings.database_url,
-        pool_size=settings.database_pool_size,
-        kafka=settings.kafka(),
-        consumer_group=settings.consumer_group,
+    service = ConsumingService.from_settings(
+        settings,
         topics=[ORDERS, CLAIMS_COMMANDS],
-        max_batch=settings.max_batch,
+        publishes=[CLAIMS_EVENTS],
         migrations=store.MIGRATIONS,
         handler=handle,
-        grace_seconds=settings.shutdown_grace_seconds,
-        outbox_stall_seconds=settings.outbox_stall_seconds,
-        wedged_after_seconds=settings.wedged_after_seconds,
-        publishes=[CLAIMS_EVENTS],
         loops=[scheduler],
+        description=DESCRIPTION,
     )
     app = FastAPI(title="A-to-z claims: adjudication", version="1.0.0", lifespan=service.lifespan)
     install_problem_handlers(app)
@@ -116,6 +109,21 @@ def create_app(
         return clock()
 
     app.include_router(build_router(lambda: service.pool, Readers(settings.tokens), service_now))
+    waiting = service.metrics.gauge("atoz_deadlines_waiting", "Deadlines not fired yet")
+    due = service.metrics.gauge(
+        "atoz_deadlines_due", "Deadlines whose time has come (the scheduler fires them next)"
+    )
+
+    async def sample(pool: asyncpg.Pool) -> None:
+        async with pool.acquire() as conn:
+            moment = await store.watermark(conn, settings.event_clock_idle_seconds)
+            now = (moment or clock()) if settings.clock == "event" else clock()
+            counts = await store.deadline_counts(conn, now)
+        service.metrics.watermark.set(moment.timestamp() if moment else 0)
+        waiting.set(counts[0])
+        due.set(counts[1])
+
+    service.metrics.samplers.append(sample)
     service.install(app)
     asyncapi.install(app, service.broker, description=DESCRIPTION)
     app.state.service = service

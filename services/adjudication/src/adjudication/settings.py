@@ -13,7 +13,7 @@ from adjudication.calendar import MarketplaceCalendar
 from adjudication.policy import ALL_REASONS, Policy
 from contracts.claims import ClaimReason
 from servicekit.auth import TokenGrant
-from servicekit.settings import ClockSettings, DatabaseSettings
+from servicekit.settings import ClockSettings, ConsumerSettings
 
 _POLICY = Policy()
 
@@ -28,7 +28,7 @@ class MarketplaceSettings(BaseModel):
     language: str | None = None
 
 
-class AdjudicationSettings(DatabaseSettings, ClockSettings):
+class AdjudicationSettings(ConsumerSettings, ClockSettings):
     """Every knob of the adjudication service; ``ADJUDICATION_HTTP_PORT=...`` and so on."""
 
     model_config = SettingsConfigDict(env_prefix="ADJUDICATION_", extra="ignore", frozen=True)
@@ -37,7 +37,6 @@ class AdjudicationSettings(DatabaseSettings, ClockSettings):
     http_port: int = 8002
     database_url: str = "postgresql://atoz:atoz@127.0.0.1:5433/adjudication"
     consumer_group: str = "adjudication"
-    max_batch: int = Field(default=500, ge=1)
     scheduler_interval_seconds: float = Field(default=0.5, gt=0)
     event_clock_idle_seconds: float = Field(
         default=5.0,

@@ -221,3 +221,13 @@ async def watermark(conn: asyncpg.Connection, idle_seconds: float = 5.0) -> date
         idle_seconds,
     )
     return value if isinstance(value, datetime) else None
+
+
+async def deadline_counts(conn: asyncpg.Connection, now: datetime) -> tuple[int, int]:
+    """(deadlines waiting, those already due at ``now``: the scheduler should have fired them)."""
+    row = await conn.fetchrow(
+        "SELECT count(*)::bigint AS waiting,"
+        " count(*) FILTER (WHERE due_at <= $1)::bigint AS due FROM deadlines",
+        now,
+    )
+    return int(row["waiting"]), int(row["due"])

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from fastapi import FastAPI
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 
 from intake.api import build_api
 from intake.auth import TokenRegistry
@@ -38,13 +39,17 @@ def create_app(
     """Build the intake API from ``settings`` (read from the environment when omitted)."""
     settings = settings or IntakeSettings()
     configure_logging(settings.log_format, settings.log_level, service=settings.service_name)
+    metrics = IntakeMetrics()
     kafka_publisher = KafkaCommandPublisher(
         settings.kafka(),
         timeout_seconds=settings.publish_timeout_seconds,
         client_id=settings.service_name,
+        # faststream's own series (published per topic, duration, errors) beside intake's.
+        middlewares=[
+            KafkaPrometheusMiddleware(registry=metrics.registry, app_name=settings.service_name)
+        ],
     )
     publisher = publisher or kafka_publisher
-    metrics = IntakeMetrics()
     app = build_api(
         registry=TokenRegistry(settings.tokens),
         publisher=publisher,

@@ -9,6 +9,7 @@ which the API turns into 503 with ``Retry-After``.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
@@ -53,7 +54,14 @@ class KafkaCommandPublisher:
     in the background (:class:`~servicekit.brokerlink.BrokerLink`), so the API starts even
     while Kafka is down."""
 
-    def __init__(self, kafka: KafkaAccess, *, timeout_seconds: float, client_id: str) -> None:
+    def __init__(
+        self,
+        kafka: KafkaAccess,
+        *,
+        timeout_seconds: float,
+        client_id: str,
+        middlewares: Sequence[Any] = (),
+    ) -> None:
         self._timeout = timeout_seconds
         self.broker = service_broker(
             kafka,
@@ -63,6 +71,7 @@ class KafkaCommandPublisher:
             # requests keep a sane timeout, however short the answer must be.
             request_timeout_ms=max(int(timeout_seconds * 1000), 1000),
             description="Intake: the authenticated front door of claim commands.",
+            middlewares=middlewares,
         )
         self._commands = self.broker.publisher(
             CLAIMS_COMMANDS.name,

@@ -34,8 +34,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -67,6 +70,7 @@ from servicekit.delivery import (
 from servicekit.kafka import settle, utc_now
 from servicekit.loophealth import LoopHealth
 from servicekit.retry import Backoff, is_transient, retry_transient
+from servicekit.telemetry import ServiceMetrics
 
 log = structlog.get_logger(__name__)
 
@@ -98,6 +102,13 @@ def pool_transactions(pool: Callable[[], asyncpg.Pool]) -> Begin:
             yield connection
 
     return begin
+
+
+@dataclass(frozen=True, slots=True)
+class _Undecodable:
+    """What the decoder hands over when it failed itself."""
+
+    error: Exception
 
 
 class _HandlerFailedError(Exception):
@@ -166,6 +177,7 @@ class BatchConsumer:
         poll_timeout_ms: int = 1000,
         clock: Clock = utc_now,
         first_deliveries: FirstDeliveries = inbox.first_deliveries,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         if not topics:
             raise ValueError("a consumer needs at least one topic")
@@ -179,6 +191,7 @@ class BatchConsumer:
         self._backoff = backoff or Backoff()
         self._clock = clock
         self._first_deliveries = first_deliveries
+        self._metrics = metrics
         self._batch_lock = asyncio.Lock()
         self._stop_requested = asyncio.Event()
         self._failure: BaseException | None = None
@@ -254,31 +267,43 @@ class BatchConsumer:
 
     # -- what faststream calls --------------------------------------------------------------
 
-    async def _decode_batch(self, message: StreamedBatch) -> list[Delivered | Rejected]:
+    async def _decode_batch(
+        self, message: StreamedBatch
+    ) -> list[Delivered | Rejected | _Undecodable]:
         records = message.raw_message
         if not isinstance(records, tuple | list):  # a batch; faststream's test broker: a list
             records = (records,)
-        return [
-            classify(self._topics[record.topic], record, self._decode)
-            for record in in_partition_order(records)
-        ]
+        try:
+            return [
+                classify(self._topics[record.topic], record, self._decode)
+                for record in in_partition_order(records)
+            ]
+        except Exception as error:
+            # A decoder that raises (a bug: invalid bytes are Rejected, not raised) must not
+            # make faststream skip the batch: the handler takes the crash path (nack, stop).
+            return [_Undecodable(error)]
 
     def _handler_for_faststream(self) -> Callable[..., Awaitable[None]]:
         # The body is what the decoder made of the records: faststream must not validate or
         # cast it again (NoCast). The AsyncAPI document names the contracts instead (see
         # servicekit.asyncapi).
         async def apply_poll_batch(
-            batch: NoCast[list[Delivered | Rejected]], message: KafkaMessage
+            batch: NoCast[list[Delivered | Rejected | _Undecodable]], message: KafkaMessage
         ) -> None:
             await self._on_batch(batch, message)
 
         return apply_poll_batch
 
-    async def _on_batch(self, batch: list[Delivered | Rejected], message: StreamedBatch) -> None:
+    async def _on_batch(
+        self, batch: list[Delivered | Rejected | _Undecodable], message: StreamedBatch
+    ) -> None:
         async with self._batch_lock:
+            started = time.perf_counter()
             try:
                 await self._process(batch)
                 await self._commit(message)
+                if self._metrics is not None:
+                    self._metrics.batch_seconds.observe(time.perf_counter() - started)
             except _StopRequestedError:
                 log.info("consumer.stopped_during_fault", consumer=self._name)
                 await message.nack()
@@ -293,7 +318,10 @@ class BatchConsumer:
                 # of cancelling the very task that runs this handler.
                 self._stopping = asyncio.create_task(self.subscriber.stop())
 
-    async def _process(self, batch: list[Delivered | Rejected]) -> None:
+    async def _process(self, batch: list[Delivered | Rejected | _Undecodable]) -> None:
+        for item in batch:
+            if isinstance(item, _Undecodable):
+                raise item.error
         deliveries = [item for item in batch if isinstance(item, Delivered)]
         rejected = [item for item in batch if isinstance(item, Rejected)]
         if rejected:
@@ -340,6 +368,11 @@ class BatchConsumer:
                     if is_transient(error):
                         raise  # an outage inside the handler: retry the batch as it is
                     raise _HandlerFailedError(str(error)) from error
+        if self._metrics is not None:  # counted once the transaction committed
+            applied = Counter(delivered.topic for delivered in todo)
+            for topic, received in Counter(d.topic for d in deliveries).items():
+                self._metrics.applied.labels(topic).inc(applied[topic])
+                self._metrics.duplicates.labels(topic).inc(received - applied[topic])
         log.debug(
             "consumer.batch_applied",
             consumer=self._name,
@@ -356,6 +389,8 @@ class BatchConsumer:
                 topic=item.topic, partition=item.partition, offset=item.offset
             ):
                 log.warning("consumer.dead_letter", reason=item.reason, error=item.error)
+            if self._metrics is not None:
+                self._metrics.dead_letters.labels(item.topic, item.reason).inc()
 
         async def publish() -> None:
             pending: list[Awaitable[Any] | None] = []

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Final
+from datetime import timedelta
+from typing import Any, Final
 
 import asyncpg
 
@@ -39,6 +40,25 @@ async def first_deliveries(
         return set()
     rows = await connection.fetch(_RECORD, consumer, list(message_ids))
     return {row["message_id"] for row in rows}
+
+
+_PRUNE: Final = """
+DELETE FROM inbox WHERE ctid IN (
+    SELECT ctid FROM inbox WHERE received_at < now() - $1::interval LIMIT $2
+)
+"""
+
+
+async def prune(pool: Any, older_than: timedelta, *, batch: int = 10_000) -> int:
+    """Delete inbox rows received more than ``older_than`` ago, ``batch`` rows per statement
+    (short transactions beside the consumer's); return how many went."""
+    removed = 0
+    while True:
+        status = await pool.execute(_PRUNE, older_than, batch)
+        count = int(status.rsplit(" ", 1)[1])
+        removed += count
+        if count < batch:
+            return removed
 
 
 class MemoryInbox:

@@ -16,6 +16,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -27,12 +28,15 @@ from faststream.kafka import KafkaBroker
 
 from contracts import codec
 from contracts.topics import Topic
-from servicekit import postgres
+from servicekit import inbox, postgres
 from servicekit.brokerlink import BrokerLink
 from servicekit.consumer import BatchConsumer, Handler, pool_transactions
+from servicekit.delivery import Decode
 from servicekit.kafka import KafkaAccess, service_broker
 from servicekit.loophealth import LoopHealth
 from servicekit.outbox import OutboxRelay
+from servicekit.settings import ConsumerSettings
+from servicekit.telemetry import ServiceMetrics, sample_forever
 
 log = structlog.get_logger(__name__)
 
@@ -70,7 +74,14 @@ class ConsumingService:
     outbox_stall_seconds: float = 60.0
     wedged_after_seconds: float = 300.0
     description: str | None = None
+    metrics_sample_seconds: float = 5.0
+    inbox_retention: timedelta | None = None
+    """Inbox rows older than this are pruned every ``inbox_prune_seconds`` (None: kept)."""
+    inbox_prune_seconds: float = 3600.0
+    decode: Decode = codec.decode
+    """Bytes of a consumed topic to an envelope (the contracts'; a test's topic may differ)."""
     broker: KafkaBroker = field(init=False)
+    metrics: ServiceMetrics = field(init=False)
     _pool: asyncpg.Pool | None = field(default=None, init=False)
     _loop_health: list[LoopHealth] = field(default_factory=list, init=False)
     _loop_tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
@@ -80,11 +91,13 @@ class ConsumingService:
     _running: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
+        self.metrics = ServiceMetrics(self.name)
         self.broker = service_broker(
             self.kafka,
             client_id=self.name,
             graceful_timeout=self.grace_seconds,
             description=self.description,
+            middlewares=[self.metrics.broker_middleware()],
         )
         self._link = BrokerLink(self.broker, name=self.name)
         self._consumer = BatchConsumer(
@@ -95,6 +108,8 @@ class ConsumingService:
             begin=pool_transactions(lambda: self.pool),
             consumer_name=self.consumer_group,
             max_batch=self.max_batch,
+            decode=self.decode,
+            metrics=self.metrics,
         )
         publishers = {
             topic.name: self.broker.publisher(
@@ -110,6 +125,44 @@ class ConsumingService:
             publishers,
             name=f"{self.name}-relay",
             connected=self._link.connected,
+        )
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: ConsumerSettings,
+        *,
+        topics: Sequence[Topic],
+        publishes: Sequence[Topic],
+        migrations: Path,
+        handler: Handler,
+        loops: Sequence[Loop] = (),
+        description: str | None = None,
+    ) -> ConsumingService:
+        """The service as its settings describe it: what every consuming service reads the same
+        way (pool, Kafka, group, batch size, grace, probes, inbox retention) read once."""
+        return cls(
+            name=settings.service_name,
+            database_url=settings.database_url,
+            pool_size=settings.database_pool_size,
+            kafka=settings.kafka(),
+            consumer_group=settings.consumer_group,
+            topics=topics,
+            publishes=publishes,
+            max_batch=settings.max_batch,
+            migrations=migrations,
+            handler=handler,
+            grace_seconds=settings.shutdown_grace_seconds,
+            outbox_stall_seconds=settings.outbox_stall_seconds,
+            wedged_after_seconds=settings.wedged_after_seconds,
+            inbox_retention=(
+                timedelta(days=settings.inbox_retention_days)
+                if settings.inbox_retention_days
+                else None
+            ),
+            inbox_prune_seconds=settings.inbox_prune_seconds,
+            loops=loops,
+            description=description,
         )
 
     @property
@@ -132,10 +185,13 @@ class ConsumingService:
         self._running = True
         await self._link.start()
         await self._relay.start()
-        self._loop_health = [LoopHealth(getattr(loop, "__name__", "loop")) for loop in self.loops]
+        loops = [*self.loops, self.telemetry]
+        if self.inbox_retention is not None:
+            loops.append(self.inbox_retention_loop)
+        self._loop_health = [LoopHealth(getattr(loop, "__name__", "loop")) for loop in loops]
         self._loop_tasks = tasks = [
             asyncio.create_task(loop(pool, health), name=health.name)
-            for loop, health in zip(self.loops, self._loop_health, strict=True)
+            for loop, health in zip(loops, self._loop_health, strict=True)
         ]
         for task in tasks:
             task.add_done_callback(_say_if_crashed)
@@ -149,11 +205,36 @@ class ConsumingService:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             self._consumer.request_stop()
-            await self._link.stop()  # the batch in flight finishes, up to grace_seconds
+            # The relay before the broker: its batch in flight still has the producer.
             await self._relay.stop(self.grace_seconds)
+            await self._link.stop()  # the batch in flight finishes, up to grace_seconds
             self._running = False
             await pool.close()
             self._pool = None
+
+    async def telemetry(self, pool: asyncpg.Pool, health: LoopHealth) -> None:
+        """The metrics sampler: outbox, consumer lag and the service's own gauges."""
+        await sample_forever(
+            self.metrics,
+            pool,
+            health,
+            lambda: self._consumer.subscriber.consumer,
+            sample_seconds=self.metrics_sample_seconds,
+        )
+
+    async def inbox_retention_loop(self, pool: asyncpg.Pool, health: LoopHealth) -> None:
+        """Prune the inbox of rows older than ``inbox_retention``, every so often."""
+        assert self.inbox_retention is not None  # noqa: S101  # only started with one
+        while True:
+            try:
+                removed = await inbox.prune(pool, self.inbox_retention)
+                health.worked()
+                if removed:
+                    log.info("inbox.pruned", rows=removed)
+            except Exception as error:  # the next pass tries again
+                health.failed(error)
+                log.warning("inbox.prune_failed", error=f"{type(error).__name__}: {error}")
+            await asyncio.sleep(self.inbox_prune_seconds)
 
     def _parts(self) -> list[tuple[LoopHealth, bool]]:
         """Every loop's health, and whether its task still runs."""
@@ -198,7 +279,8 @@ class ConsumingService:
         }
 
     def install(self, app: FastAPI) -> None:
-        """Liveness and readiness probes on ``app``."""
+        """Liveness and readiness probes, and ``GET /metrics``, on ``app``."""
+        self.metrics.install(app)
 
         @app.get("/health/live", tags=["operations"])
         async def live() -> JSONResponse:

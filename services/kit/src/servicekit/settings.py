@@ -80,6 +80,26 @@ class DatabaseSettings(ServiceSettings):
     )
 
 
+class ConsumerSettings(DatabaseSettings):
+    """Settings of a service that consumes Kafka exactly once (adjudication, metrics)."""
+
+    consumer_group: str = Field(
+        default="consumer",
+        description="The Kafka consumer group, also the inbox's name: keep it across releases.",
+    )
+    max_batch: int = Field(default=500, ge=1, description="Records per poll batch, at most.")
+    inbox_retention_days: float = Field(
+        default=30.0,
+        ge=0,
+        description="Inbox rows older than this are pruned (0: never). Keep it longer than any "
+        "redelivery can come late: a rebalance or crash redelivers within minutes; resetting "
+        "the group to older offsets needs a retention at least that old.",
+    )
+    inbox_prune_seconds: float = Field(
+        default=3600.0, gt=0, description="How often the inbox is pruned."
+    )
+
+
 _BOUNDS = TimeBounds()
 
 

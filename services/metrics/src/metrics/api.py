@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any, Final
 
 import asyncpg
@@ -23,7 +24,6 @@ from pydantic import BaseModel, Field
 
 from contracts.base import Identifier
 from contracts.sellers import AccountStatus, SellerOdrChanged
-from metrics.handlers import health_view
 from servicekit.auth import STAFF, Reader, Readers, reader_dependency
 from servicekit.problems import problem_responses
 
@@ -68,6 +68,13 @@ class HistoryDay(BaseModel):
 class SellerHistory(BaseModel):
     seller_id: str
     days: list[HistoryDay] = Field(description="Newest first.")
+
+
+def health_view(row: Any) -> dict[str, Any]:
+    """A stored health row as the read API shows it (the write side stores it as JSON)."""
+    health: dict[str, Any] = orjson.loads(row["health"])
+    health["rate"] = str(Decimal(row["rate"]))
+    return health
 
 
 def _json(body: Any) -> Response:

@@ -77,32 +77,38 @@ def create_app(
     async def handle(conn: asyncpg.Connection, batch: list[Delivered]) -> None:
         # On event time, "today" is the watermark after this batch: apply_batch works it out.
         today = None if settings.clock == "event" else clock().date()
-        await handlers.apply_batch(
+        changed = await handlers.apply_batch(
             conn, batch, settings=odr_settings, timekeeper=timekeeper, as_of=today
         )
+        recomputed.inc(changed)
 
     async def day_boundaries(pool: asyncpg.Pool, health: LoopHealth) -> None:
         await _day_boundaries(pool, health, as_of, odr_settings, settings.day_check_seconds)
 
-    service = ConsumingService(
-        name="metrics",
-        database_url=settings.database_url,
-        pool_size=settings.database_pool_size,
-        kafka=settings.kafka(),
-        consumer_group=settings.consumer_group,
+    service = ConsumingService.from_settings(
+        settings,
         topics=[ORDERS, CLAIMS_EVENTS],
-        max_batch=settings.max_batch,
+        publishes=[SELLERS_HEALTH],
         migrations=store.MIGRATIONS,
         handler=handle,
-        grace_seconds=settings.shutdown_grace_seconds,
-        outbox_stall_seconds=settings.outbox_stall_seconds,
-        wedged_after_seconds=settings.wedged_after_seconds,
-        publishes=[SELLERS_HEALTH],
         loops=[day_boundaries],
+        description=DESCRIPTION,
     )
     app = FastAPI(title="A-to-z claims: metrics", version="1.0.0", lifespan=service.lifespan)
     install_problem_handlers(app)
     app.include_router(build_router(lambda: service.pool, Readers(settings.tokens)))
+
+    recomputed = service.metrics.counter(
+        "atoz_health_recomputations_total",
+        "Seller health snapshots a batch changed (a batch retried after an outage counts again)",
+    )
+
+    async def sample(pool: asyncpg.Pool) -> None:
+        async with pool.acquire() as conn:
+            moment = await store.watermark(conn)
+        service.metrics.watermark.set(moment.timestamp() if moment else 0)
+
+    service.metrics.samplers.append(sample)
     service.install(app)
     asyncapi.install(app, service.broker, description=DESCRIPTION)
     app.state.service = service

@@ -25,7 +25,7 @@ def build_document() -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return export_main(argv, build=build_document, path=DOCUMENT, module=__name__)
+    return export_main(argv, build=build_document, path=DOCUMENT, module="metrics.asyncapi")
 
 
 if __name__ == "__main__":

@@ -11,11 +11,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import date
-from decimal import Decimal
-from typing import Any, Final
+from typing import Final
 
 import asyncpg
-import orjson
 
 from contracts import codec
 from contracts.claims import ClaimEvent
@@ -40,8 +38,9 @@ async def apply_batch(
     settings: OdrSettings,
     timekeeper: Timekeeper | None,
     as_of: date | None = None,
-) -> None:
-    """Apply order facts and claim events; recompute the health of every seller touched.
+) -> int:
+    """Apply order facts and claim events; recompute the health of every seller touched; the
+    number of health snapshots that changed (and were saved).
 
     A message whose time the service cannot believe (:mod:`servicekit.eventtime`: after the
     wall clock, or on event time too far ahead of the newest accepted) is refused to the DLQ,
@@ -49,7 +48,7 @@ async def apply_batch(
     says the times were judged already (a rebuild replaying what the live service applied)."""
     relevant = [d for d in deliveries if isinstance(d.envelope.data, OrderFact | ClaimEvent)]
     if not relevant:
-        return
+        return 0
     newest = await store.watermark(conn)
     for delivered in relevant:
         stated = delivered.envelope.time
@@ -79,7 +78,7 @@ async def apply_batch(
     latest = max(d.envelope.time for d in relevant)
     watermark = await store.advance_watermark(conn, latest)
     sellers = {entry.state.seller_id for entry in saved if entry.state.seller_id}
-    await refresh_health(
+    return await refresh_health(
         conn,
         sellers,
         as_of=as_of or watermark.date(),
@@ -176,10 +175,3 @@ async def refresh_health(
     await store.save_health(conn, rows)
     await enqueue(conn, messages)
     return len(rows)
-
-
-def health_view(row: Any) -> dict[str, Any]:
-    """A stored health row as the read API shows it."""
-    health: dict[str, Any] = orjson.loads(row["health"])
-    health["rate"] = str(Decimal(row["rate"]))
-    return health

@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from contracts.codec import decode
-from contracts.dlq import DeadLetter
+from contracts.dlq import HEADER_REASON, DeadLetter
 from contracts.topics import CLAIMS_EVENTS, DLQ_PARTITIONS, ORDERS, Topic
 from metrics import handlers, store
 from metrics.settings import MetricsSettings
@@ -90,9 +90,9 @@ async def rebuild(
                     positions[partition] = record.offset + 1
                     if record.offset >= ends[partition]:
                         continue  # arrived after the rebuild started: the live service has it
+                    done += 1
                     if (record.topic, record.partition, record.offset) in refused:
                         continue  # the live service refused it to the DLQ
-                    done += 1
                     outcome = classify(topics[partition.topic], record, decode)
                     if isinstance(outcome, Delivered):  # else the live consumer DLQ'd it
                         deliveries.append(outcome)
@@ -151,6 +151,8 @@ async def dead_lettered(
         for tp, records in batch.items():
             for record in records:
                 positions[tp] = record.offset + 1
+                if HEADER_REASON not in dict(record.headers):
+                    continue  # not a dead letter (a probe, a hand-written record): no refusal
                 letter = DeadLetter.from_headers(record.headers)
                 if letter.consumer == group:
                     found.add((letter.source_topic, letter.source_partition, letter.source_offset))

@@ -9,10 +9,10 @@ from pydantic_settings import SettingsConfigDict
 
 from metrics.odr import OdrSettings
 from servicekit.auth import TokenGrant
-from servicekit.settings import ClockSettings, DatabaseSettings
+from servicekit.settings import ClockSettings, ConsumerSettings
 
 
-class MetricsSettings(DatabaseSettings, ClockSettings):
+class MetricsSettings(ConsumerSettings, ClockSettings):
     """Every knob of the metrics service; ``METRICS_HTTP_PORT=...`` and so on."""
 
     model_config = SettingsConfigDict(env_prefix="METRICS_", extra="ignore", frozen=True)
@@ -21,7 +21,6 @@ class MetricsSettings(DatabaseSettings, ClockSettings):
     http_port: int = 8003
     database_url: str = "postgresql://atoz:atoz@127.0.0.1:5433/metrics"
     consumer_group: str = "metrics"
-    max_batch: int = Field(default=500, ge=1)
     day_check_seconds: float = Field(default=30.0, gt=0)
     tokens: tuple[TokenGrant, ...] = ()
     # The metric (PRODUCT.md "Order Defect Rate").
