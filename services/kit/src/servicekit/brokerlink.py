@@ -100,6 +100,7 @@ class BrokerLink:
                 # the dead member's session (aiokafka's start blocks until assignment).
                 await self.broker.connect()
                 self.connected.set()
+                self.health.worked()  # Kafka answers; the group join below may take a while
                 await self.broker.start()
             except Exception as error:
                 self.connected.clear()

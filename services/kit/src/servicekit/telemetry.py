@@ -18,6 +18,7 @@ Gauges that need the database or the consumer are sampled every ``sample_seconds
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from typing import Any, Final
 
 import asyncpg
 import structlog
+from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request, Response
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import (
@@ -140,18 +142,23 @@ async def sample_once(metrics: ServiceMetrics, pool: asyncpg.Pool, consumer: Any
     metrics.outbox_rows.set(row["rows"])
     metrics.outbox_oldest.set(row["oldest"])
     if consumer is not None:
-        for partition in consumer.assignment():
-            end = consumer.highwater(partition)
-            # Lag counts from the committed offset, not the fetch position: aiokafka fetches
-            # ahead, and a record is done only once its batch is applied and committed.
-            committed = await consumer.committed(partition)
-            if end is None or committed is None:
-                continue  # nothing fetched or committed yet: no honest figure
-            metrics.lag.labels(partition.topic, str(partition.partition)).set(
-                max(end - committed, 0)
-            )
+        with contextlib.suppress(KafkaError):
+            # During a rebalance the committed offsets cannot be fetched: this pass leaves the
+            # lag as it was (a rebalance is not a failure of the service).
+            await _sample_lag(metrics, consumer)
     for sampler in metrics.samplers:
         await sampler(pool)
+
+
+async def _sample_lag(metrics: ServiceMetrics, consumer: Any) -> None:
+    for partition in consumer.assignment():
+        end = consumer.highwater(partition)
+        # Lag counts from the committed offset, not the fetch position: aiokafka fetches
+        # ahead, and a record is done only once its batch is applied and committed.
+        committed = await consumer.committed(partition)
+        if end is None or committed is None:
+            continue  # nothing fetched or committed yet: no honest figure
+        metrics.lag.labels(partition.topic, str(partition.partition)).set(max(end - committed, 0))
 
 
 async def sample_forever(
