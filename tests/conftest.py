@@ -6,6 +6,7 @@ the servers come from (environment, testcontainers, or the project's launcher).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -67,9 +68,8 @@ def _with_database(url: str, database: str) -> str:
     return urlunsplit(parts._replace(path="/" + database))
 
 
-@pytest.fixture
-async def database_url(postgres_url: str) -> AsyncIterator[str]:
-    """A fresh, empty database for one test, dropped afterwards."""
+@contextlib.asynccontextmanager
+async def _fresh_database(postgres_url: str) -> AsyncIterator[str]:
     name = "test_" + uuid.uuid4().hex[:12]
     admin = await asyncpg.connect(postgres_url)
     try:
@@ -78,3 +78,17 @@ async def database_url(postgres_url: str) -> AsyncIterator[str]:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest.fixture
+async def database_url(postgres_url: str) -> AsyncIterator[str]:
+    """A fresh, empty database for one test, dropped afterwards."""
+    async with _fresh_database(postgres_url) as url:
+        yield url
+
+
+@pytest.fixture
+async def another_database_url(postgres_url: str) -> AsyncIterator[str]:
+    """A second fresh database, for a test running two services that each own one."""
+    async with _fresh_database(postgres_url) as url:
+        yield url

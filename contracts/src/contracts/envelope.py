@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Annotated, Final, Generic, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -28,6 +29,22 @@ CONTENT_TYPE: Final = "application/json"
 Source = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^\S+$")]
 """A URI reference naming the producer, e.g. ``/atoz/intake``."""
 
+TRACEPARENT_PATTERN: Final = r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
+"""W3C Trace Context ``traceparent``, version 00, lower-case hex."""
+
+
+def _real_ids(value: str) -> str:
+    # An all-zero trace or parent id is invalid (W3C): refused rather than joined.
+    _, trace_id, parent_id, _ = value.split("-")
+    if not trace_id.strip("0") or not parent_id.strip("0"):
+        raise ValueError("a traceparent's trace id and parent id must not be all zeros")
+    return value
+
+
+Traceparent = Annotated[
+    str, StringConstraints(pattern=TRACEPARENT_PATTERN), AfterValidator(_real_ids)
+]
+
 
 class Payload(Contract):
     """A versioned payload: every event or command has a ``type`` tag and a ``schema_version``."""
@@ -40,7 +57,8 @@ D = TypeVar("D", bound=Payload)
 
 
 class Envelope(BaseModel, Generic[D]):
-    """A CloudEvents 1.0 event, structured mode, with the ``correlationid`` extension."""
+    """A CloudEvents 1.0 event, structured mode, with the ``correlationid`` extension and the
+    distributed-tracing extension's ``traceparent`` (absent when the producer traced nothing)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -54,6 +72,13 @@ class Envelope(BaseModel, Generic[D]):
     dataschema: str
     correlationid: Identifier = Field(
         description="Shared by every message caused by the same original request."
+    )
+    traceparent: Traceparent | None = Field(
+        default=None,
+        # Absent rather than null when there is none, as a CloudEvents extension is.
+        exclude_if=lambda value: value is None,
+        description="W3C traceparent of the span that produced this message (CloudEvents "
+        "distributed tracing extension): consumers continue its trace.",
     )
     # SerializeAsAny: an envelope built around a concrete payload serializes all its fields even
     # when the envelope itself is not parametrized with that payload's type.
@@ -86,8 +111,10 @@ def wrap(
     time: datetime,
     correlation_id: str | None = None,
     event_id: str | None = None,
+    traceparent: str | None = None,
 ) -> Envelope[D]:
-    """Put ``data`` in an envelope. Fresh id unless given; correlation id defaults to it."""
+    """Put ``data`` in an envelope. Fresh id unless given; correlation id defaults to it;
+    ``traceparent`` (W3C) joins it to the trace of the span that produced it."""
     message_id = event_id or new_event_id()
     return Envelope(
         id=message_id,
@@ -97,5 +124,6 @@ def wrap(
         subject=subject,
         dataschema=schema_uri(data.type, data.schema_version),
         correlationid=correlation_id or message_id,
+        traceparent=traceparent,
         data=data,
     )

@@ -14,6 +14,10 @@ import pytest
 from fastapi import FastAPI
 from faststream.kafka import TestKafkaBroker
 from faststream.kafka.message import FakeConsumer
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
 
 import adjudication.app
 import metrics.app
@@ -215,3 +219,40 @@ async def test_metrics_count_what_was_applied_and_dead_lettered_and_faststreams_
     assert 'atoz_dead_letters_total{reason="not_json",topic="orders.v1"} 1.0' in text
     assert "atoz_batch_apply_seconds_count 3.0" in text
     assert 'faststream_received_messages_total{app_name="metrics"' in text
+
+
+async def test_each_message_is_processed_in_a_consumer_span_child_of_its_producers() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    app = adjudication.app.create_app(
+        AdjudicationSettings(log_format="json"), tracer_provider=provider
+    )
+    service: ConsumingService = app.state.service
+    recorder = Recorder()
+    inbox = MemoryInbox()
+    service.consumer.rewire(handler=recorder, begin=inbox.begin, first_deliveries=inbox)
+    producer = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    traced, broken = examples()[ORDERS.name][:2]
+    traced = traced.model_copy(update={"traceparent": producer})
+    recorder.break_on = broken.id
+    async with TestKafkaBroker(service.broker) as broker:
+        for envelope in (traced, broken):
+            await broker.publish(codec.encode(envelope), ORDERS.name, key=b"k")
+    spans = {
+        (span.attributes or {})["messaging.message.id"]: span
+        for span in exporter.get_finished_spans()
+    }
+    mine, culprit = spans[traced.id], spans[broken.id]
+    assert mine.name == "process orders.v1"
+    assert mine.kind is SpanKind.CONSUMER
+    assert mine.parent is not None
+    assert f"{mine.parent.span_id:016x}" == producer[36:52]
+    assert culprit.parent is None  # its producer traced nothing: a trace of its own
+    # The handler got the consumer span's context, to make its own spans children of it.
+    [applied] = recorder.applied
+    assert applied.trace == f"00-{producer[3:35]}-{mine.context.span_id:016x}-01"
+    assert mine.status.status_code is StatusCode.UNSET
+    assert culprit.status.status_code is StatusCode.ERROR
+    assert culprit.attributes is not None
+    assert culprit.attributes["atoz.dead_letter_reason"] == "handler_error"

@@ -15,6 +15,7 @@ from datetime import datetime
 import asyncpg
 import structlog
 from fastapi import FastAPI
+from opentelemetry.sdk.trace import TracerProvider
 
 from adjudication import handlers, store
 from adjudication.api import build_router
@@ -29,6 +30,7 @@ from servicekit.logging import configure_logging
 from servicekit.loophealth import LoopHealth
 from servicekit.problems import install_problem_handlers
 from servicekit.runtime import ConsumingService
+from servicekit.tracing import Tracing
 
 log = structlog.get_logger("adjudication")
 
@@ -44,6 +46,8 @@ async def _scheduler(
     settings: AdjudicationSettings,
     policy: Policy,
     clock: Callable[[], datetime],
+    *,
+    tracing: Tracing,
 ) -> None:
     """Fire due deadlines, forever; on event time, "now" is the watermark in the database.
     Each pass takes a connection of its own from the pool, so one the database dropped is
@@ -55,7 +59,11 @@ async def _scheduler(
                     now = await store.watermark(conn, settings.event_clock_idle_seconds)
             else:
                 now = clock()
-            fired = await handlers.fire_deadlines(pool, now=now, policy=policy) if now else 0
+            fired = (
+                await handlers.fire_deadlines(pool, now=now, policy=policy, tracing=tracing)
+                if now
+                else 0
+            )
             health.worked()
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             log.warning("scheduler.retry", error=str(error))
@@ -76,19 +84,24 @@ def create_app(
     *,
     policy: Policy | None = None,
     clock: Callable[[], datetime] = utc_now,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
-    """Build the adjudication service from ``settings`` (read from the environment if omitted)."""
+    """Build the adjudication service from ``settings`` (read from the environment if omitted);
+    spans go to ``tracer_provider`` if given, else to the settings' OTLP endpoint, if any."""
     settings = settings or AdjudicationSettings()
     policy = policy or settings.policy()
     configure_logging(settings.log_format, settings.log_level, service=settings.service_name)
+    tracing = Tracing.for_service(settings.service_name, settings.otlp_endpoint, tracer_provider)
 
     timekeeper = settings.timekeeper(clock)
 
     async def handle(conn: asyncpg.Connection, batch: list[Delivered]) -> None:
-        await handlers.apply_batch(conn, batch, policy=policy, timekeeper=timekeeper)
+        await handlers.apply_batch(
+            conn, batch, policy=policy, timekeeper=timekeeper, tracing=tracing
+        )
 
     async def scheduler(pool: asyncpg.Pool, health: LoopHealth) -> None:
-        await _scheduler(pool, health, settings, policy, clock)
+        await _scheduler(pool, health, settings, policy, clock, tracing=tracing)
 
     service = ConsumingService.from_settings(
         settings,
@@ -98,6 +111,7 @@ def create_app(
         handler=handle,
         loops=[scheduler],
         description=DESCRIPTION,
+        tracing=tracing,
     )
     app = FastAPI(title="A-to-z claims: adjudication", version="1.0.0", lifespan=service.lifespan)
     install_problem_handlers(app)

@@ -21,6 +21,7 @@ from typing import Any, Final, cast
 
 import asyncpg
 import structlog
+from opentelemetry.trace import get_current_span
 
 from adjudication import facts as fold
 from adjudication import lifecycle, store
@@ -36,6 +37,7 @@ from contracts.topics import CLAIMS_EVENTS
 from servicekit.delivery import Delivered, RefusedMessage
 from servicekit.eventtime import REASON_EVENT_TIME_OUT_OF_BOUNDS, ClockMode, Timekeeper
 from servicekit.outbox import OutboxMessage, enqueue
+from servicekit.tracing import OFF, Tracing
 
 SOURCE: Final = "/atoz/adjudication"
 AUTOMATIC_FILING: Final = "automatic_filing"
@@ -54,16 +56,20 @@ class Cause:
     id: str
     correlation_id: str
     stated_at: datetime | None = None
+    traceparent: str | None = None
+    """The span deciding on it: what its events carry, so their consumers join the trace."""
 
     @classmethod
-    def of(cls, envelope: Envelope[Any]) -> Cause:
-        return cls(envelope.id, envelope.correlationid, envelope.time)
+    def of(cls, envelope: Envelope[Any], traceparent: str | None = None) -> Cause:
+        return cls(envelope.id, envelope.correlationid, envelope.time, traceparent)
 
     @classmethod
-    def deadline(cls, kind: str, claim_id: str, due_at: datetime) -> Cause:
+    def deadline(
+        cls, kind: str, claim_id: str, due_at: datetime, traceparent: str | None = None
+    ) -> Cause:
         """A stable id for a deadline, so that a replay emits the same event ids."""
         identity = f"deadline/{kind}/{claim_id}/{due_at.isoformat()}"
-        return cls(str(uuid.uuid5(EVENT_NAMESPACE, identity)), claim_id)
+        return cls(str(uuid.uuid5(EVENT_NAMESPACE, identity)), claim_id, None, traceparent)
 
 
 @dataclass
@@ -111,21 +117,26 @@ class _Work:
             time=now,
             correlation_id=cause.correlation_id,
             event_id=event_id,
+            traceparent=cause.traceparent,
         )
         value = codec.encode(envelope)
-        self.outbox.append(
-            OutboxMessage(CLAIMS_EVENTS.name, codec.message_key(CLAIMS_EVENTS, envelope), value)
-        )
+        key = codec.message_key(CLAIMS_EVENTS, envelope)
+        self.outbox.append(OutboxMessage.traced(CLAIMS_EVENTS.name, key, value, cause.traceparent))
         if isinstance(event, ClaimEvent) or claim_id:
             self.history.append(
                 store.HistoryEntry(claim_id, event_id, event.type, now, cause.stated_at, value)
             )
+        rules = list(getattr(event, "rules", ()))
         log.info(
             "claim.event",
             claim_id=claim_id,
             order_id=getattr(event, "order_id", None),
             type=event.type,
-            rules=list(getattr(event, "rules", ())),
+            rules=rules,
+        )
+        # On the deciding span (when traced): what was decided, and by which rules.
+        get_current_span().add_event(
+            event.type, {"atoz.claim_id": claim_id, "atoz.event_id": event_id, "atoz.rules": rules}
         )
 
     def automatic_filings(self, now: datetime, policy: Policy) -> list[store.PlannedDeadline]:
@@ -167,9 +178,7 @@ async def _save(conn: asyncpg.Connection, work: _Work, now: datetime, policy: Po
     await enqueue(conn, work.outbox)
 
 
-def _on_fact(
-    work: _Work, fact: OrderFact, envelope: Envelope[Any], now: datetime, policy: Policy
-) -> None:
+def _on_fact(work: _Work, fact: OrderFact, cause: Cause, now: datetime, policy: Policy) -> None:
     before = work.facts.get(fact.order_id)
     refusal = fold.foreign_refund(before, fact)
     if refusal is not None:
@@ -191,13 +200,13 @@ def _on_fact(
             )
         else:
             transition = lifecycle.fact_seen(claim, fact, facts=after, now=now, policy=policy)
-        work.apply(transition, Cause.of(envelope), now)
+        work.apply(transition, cause, now)
 
 
 def _on_command(
     work: _Work,
     command: ClaimCommand,
-    envelope: Envelope[Any],
+    cause: Cause,
     *,
     now: datetime,
     policy: Policy,
@@ -207,18 +216,18 @@ def _on_command(
         claim_id=command.claim_id, order_id=command.order_id
     ):
         if refusal is not None:
-            transition = reject(command, envelope.id, REASON_EVENT_TIME_OUT_OF_BOUNDS, refusal)
+            transition = reject(command, cause.id, REASON_EVENT_TIME_OUT_OF_BOUNDS, refusal)
         else:
             transition = lifecycle.handle_command(
                 command,
-                command_id=envelope.id,
+                command_id=cause.id,
                 claim=work.claim(command.order_id, command.claim_id),
                 facts=work.facts.get(command.order_id),
                 open_claim=work.open_claim(command.order_id, command.claim_id),
                 now=now,
                 policy=policy,
             )
-        work.apply(transition, Cause.of(envelope), now)
+        work.apply(transition, cause, now)
 
 
 def in_time_order(deliveries: Sequence[Delivered], mode: ClockMode) -> list[Delivered]:
@@ -247,8 +256,10 @@ async def apply_batch(
     *,
     policy: Policy,
     timekeeper: Timekeeper,
+    tracing: Tracing = OFF,
 ) -> None:
-    """Apply a batch of order facts and claim commands in time order (:func:`in_time_order`)."""
+    """Apply a batch of order facts and claim commands in time order (:func:`in_time_order`),
+    each in a span of its own (the decision), child of the consumer's."""
     if not deliveries:
         return
     deliveries = in_time_order(deliveries, timekeeper.mode)
@@ -264,10 +275,19 @@ async def apply_batch(
             raise RefusedMessage(REASON_EVENT_TIME_OUT_OF_BOUNDS, refusal)
         now = timekeeper.now_for(stated)
         latest = max(latest or now, now)
-        if isinstance(data, ClaimCommand):
-            _on_command(work, data, delivered.envelope, now=now, policy=policy, refusal=refusal)
-        else:
-            _on_fact(work, data, delivered.envelope, now, policy)
+        with tracing.span(
+            f"adjudicate {data.type}",
+            parent=delivered.traceparent,
+            attributes={
+                "atoz.order_id": data.order_id,
+                "messaging.message.id": delivered.message_id,
+            },
+        ) as traced:
+            cause = Cause.of(delivered.envelope, traced.traceparent)
+            if isinstance(data, ClaimCommand):
+                _on_command(work, data, cause, now=now, policy=policy, refusal=refusal)
+            else:
+                _on_fact(work, data, cause, now, policy)
         if refusal is None:
             # Only a believed time moves the clock (and bounds the next message).
             newest = max(newest or stated, stated)
@@ -279,53 +299,66 @@ async def apply_batch(
 
 
 async def fire_deadlines(
-    pool: asyncpg.Pool, *, now: datetime, policy: Policy, limit: int = 200
+    pool: asyncpg.Pool, *, now: datetime, policy: Policy, limit: int = 200, tracing: Tracing = OFF
 ) -> int:
-    """Fire the deadlines due by ``now`` in one transaction; how many fired."""
+    """Fire the deadlines due by ``now`` in one transaction, in one span (a trace of its own:
+    the platform acted, not a message); how many fired."""
     async with pool.acquire() as conn, conn.transaction():
         due = await store.due_deadlines(conn, now, limit)
         if not due:
             return 0
-        claims = await store.load_claims(conn, (d.claim_id for d in due))
-        order_ids = {d.order_id for d in due if d.order_id is not None}
-        order_ids |= {claim.state.order_id for claim in claims.values() if claim.held}
-        work = await _load(conn, order_ids) if order_ids else _Work(facts={}, claims_by_order={})
-        for loaded in claims.values():
-            siblings = work.claims_by_order.setdefault(loaded.state.order_id, [])
-            if all(c.state.claim_id != loaded.state.claim_id for c in siblings):
-                siblings.append(loaded)
-        for deadline in due:
-            cause = Cause.deadline(deadline.kind, deadline.claim_id, deadline.due_at)
-            if deadline.kind == AUTOMATIC_FILING:
-                facts = work.facts.get(deadline.order_id or "")
-                if facts is not None and deadline.contact_id is not None:
-                    transition = lifecycle.automatic_filing(
-                        facts,
-                        deadline.contact_id,
-                        claims=work.claims_by_order.get(facts.order_id, []),
-                        now=now,
-                        policy=policy,
-                    )
-                    work.apply(transition, cause, now)
-                    # Not admissible yet: _save plans the next look (or none, if never).
-                    work.touched_orders.add(facts.order_id)
-                continue
-            found = claims.get(deadline.claim_id)
-            if found is None:
-                continue
-            # A claim with two deadlines due at once sees the first one's outcome.
-            current = work.claim(found.state.order_id, deadline.claim_id) or found
-            kind = cast(lifecycle.DeadlineKind, deadline.kind)
-            order_id = current.state.order_id
-            transition = lifecycle.deadline_due(
-                current,
-                kind,
-                now=now,
-                policy=policy,
-                facts=work.facts.get(order_id),
-                open_claim=work.open_claim(order_id, current.state.claim_id),
-            )
-            work.apply(transition, cause, now)
-        await store.delete_deadlines(conn, [(d.kind, d.claim_id) for d in due])
-        await _save(conn, work, now, policy)
+        with tracing.span("fire deadlines", attributes={"atoz.deadlines": len(due)}) as traced:
+            await _fire(conn, due, now=now, policy=policy, traceparent=traced.traceparent)
         return len(due)
+
+
+async def _fire(
+    conn: asyncpg.Connection,
+    due: Sequence[store.Deadline],
+    *,
+    now: datetime,
+    policy: Policy,
+    traceparent: str | None,
+) -> None:
+    claims = await store.load_claims(conn, (d.claim_id for d in due))
+    order_ids = {d.order_id for d in due if d.order_id is not None}
+    order_ids |= {claim.state.order_id for claim in claims.values() if claim.held}
+    work = await _load(conn, order_ids) if order_ids else _Work(facts={}, claims_by_order={})
+    for loaded in claims.values():
+        siblings = work.claims_by_order.setdefault(loaded.state.order_id, [])
+        if all(c.state.claim_id != loaded.state.claim_id for c in siblings):
+            siblings.append(loaded)
+    for deadline in due:
+        cause = Cause.deadline(deadline.kind, deadline.claim_id, deadline.due_at, traceparent)
+        if deadline.kind == AUTOMATIC_FILING:
+            facts = work.facts.get(deadline.order_id or "")
+            if facts is not None and deadline.contact_id is not None:
+                transition = lifecycle.automatic_filing(
+                    facts,
+                    deadline.contact_id,
+                    claims=work.claims_by_order.get(facts.order_id, []),
+                    now=now,
+                    policy=policy,
+                )
+                work.apply(transition, cause, now)
+                # Not admissible yet: _save plans the next look (or none, if never).
+                work.touched_orders.add(facts.order_id)
+            continue
+        found = claims.get(deadline.claim_id)
+        if found is None:
+            continue
+        # A claim with two deadlines due at once sees the first one's outcome.
+        current = work.claim(found.state.order_id, deadline.claim_id) or found
+        kind = cast(lifecycle.DeadlineKind, deadline.kind)
+        order_id = current.state.order_id
+        transition = lifecycle.deadline_due(
+            current,
+            kind,
+            now=now,
+            policy=policy,
+            facts=work.facts.get(order_id),
+            open_claim=work.open_claim(order_id, current.state.claim_id),
+        )
+        work.apply(transition, cause, now)
+    await store.delete_deadlines(conn, [(d.kind, d.claim_id) for d in due])
+    await _save(conn, work, now, policy)

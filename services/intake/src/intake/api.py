@@ -31,6 +31,7 @@ from starlette.routing import Route
 
 from contracts.base import Identifier, Timestamp
 from contracts.claims import Actor, ClaimCommand
+from contracts.topics import CLAIMS_COMMANDS
 from intake import requests as build
 from intake.auth import Principal, TokenRegistry
 from intake.observability import IntakeMetrics
@@ -44,6 +45,7 @@ from servicekit.problems import (
     install_problem_handlers,
     validation_problem,
 )
+from servicekit.tracing import OFF, SpanKind, Tracing
 
 log = structlog.get_logger("intake")
 
@@ -187,6 +189,7 @@ def build_api(
     timekeeper: Timekeeper,
     claims_base_url: str,
     retry_after_seconds: int,
+    tracing: Tracing = OFF,
 ) -> FastAPI:
     """The FastAPI application, from already-built collaborators (see ``intake.app``)."""
     app = FastAPI(
@@ -222,25 +225,40 @@ def build_api(
     async def accept(
         command: ClaimCommand,
         message_id: str,
-        request_id: str,
-        log_fields: dict[str, Any],
+        state: Any,
         event_time: datetime | None,
     ) -> Response:
-        envelope = build.envelope_for(
-            command,
-            message_id=message_id,
-            now=event_time or timekeeper.wall(),
-            correlation_id=request_id,
-        )
+        # ``state`` is the request's, from RequestContextMiddleware: its id, its log line's
+        # fields and its span's traceparent.
         # Fields of the request's one log line, written by the middleware when it answers.
-        log_fields.update(
+        state.log_fields.update(
             claim_id=command.claim_id,
             order_id=command.order_id,
             command=command.type,
             command_id=message_id,
         )
         try:
-            await publisher.publish(envelope)
+            # The command's span: its context travels in the envelope to whoever consumes it.
+            with tracing.span(
+                f"publish {CLAIMS_COMMANDS.name}",
+                parent=state.traceparent,
+                kind=SpanKind.PRODUCER,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.operation.type": "send",
+                    "messaging.destination.name": CLAIMS_COMMANDS.name,
+                    "messaging.message.id": message_id,
+                    "atoz.claim_id": command.claim_id,
+                },
+            ) as traced:
+                envelope = build.envelope_for(
+                    command,
+                    message_id=message_id,
+                    now=event_time or timekeeper.wall(),
+                    correlation_id=state.request_id,
+                    traceparent=traced.traceparent,
+                )
+                await publisher.publish(envelope)
         except BrokerUnavailableError as error:
             metrics.publish_failed(command.type)
             log.warning("intake.publish_failed", error=str(error))
@@ -296,8 +314,7 @@ def build_api(
             except ValidationError as error:
                 raise _invalid(("body",), error) from None
             command, message_id = build.command_for(body, principal, claim_id, key)
-            state = request.state
-            return await accept(command, message_id, state.request_id, state.log_fields, event_time)
+            return await accept(command, message_id, request.state, event_time)
 
         return handle
 

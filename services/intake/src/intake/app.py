@@ -14,6 +14,7 @@ from datetime import datetime
 
 from fastapi import FastAPI
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from opentelemetry.sdk.trace import TracerProvider
 
 from intake.api import build_api
 from intake.auth import TokenRegistry
@@ -23,6 +24,7 @@ from intake.settings import IntakeSettings
 from servicekit import asyncapi
 from servicekit.kafka import utc_now
 from servicekit.logging import configure_logging
+from servicekit.tracing import Tracing
 
 DESCRIPTION = (
     "Intake: the authenticated HTTP front door. Each accepted claim command is published to "
@@ -35,10 +37,13 @@ def create_app(
     *,
     publisher: CommandPublisher | None = None,
     clock: Callable[[], datetime] = utc_now,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
-    """Build the intake API from ``settings`` (read from the environment when omitted)."""
+    """Build the intake API from ``settings`` (read from the environment when omitted); spans
+    go to ``tracer_provider`` if given, else to the settings' OTLP endpoint, if any."""
     settings = settings or IntakeSettings()
     configure_logging(settings.log_format, settings.log_level, service=settings.service_name)
+    tracing = Tracing.for_service(settings.service_name, settings.otlp_endpoint, tracer_provider)
     metrics = IntakeMetrics()
     kafka_publisher = KafkaCommandPublisher(
         settings.kafka(),
@@ -57,6 +62,7 @@ def create_app(
         timekeeper=settings.timekeeper(clock),
         claims_base_url=settings.claims_base_url,
         retry_after_seconds=settings.retry_after_seconds,
+        tracing=tracing,
     )
 
     @asynccontextmanager
@@ -66,6 +72,7 @@ def create_app(
             yield
         finally:
             await publisher.stop()
+            tracing.shutdown()
 
     app.router.lifespan_context = lifespan
     # Documented from the Kafka publisher's broker even when a test publishes elsewhere: it is
@@ -74,5 +81,5 @@ def create_app(
     # Our own limit, not FastAPI's max_body_size: that one answers 413 in plain text, and every
     # error of this API is JSON.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, tracing=tracing)
     return app

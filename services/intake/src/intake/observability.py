@@ -16,8 +16,11 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from servicekit.tracing import OFF, TRACEPARENT_HEADER, Span, SpanKind, StatusCode, Tracing
+
 REQUEST_ID_HEADER = "x-request-id"
 REQUEST_ID_HEADER_BYTES = REQUEST_ID_HEADER.encode()
+TRACEPARENT_HEADER_BYTES = TRACEPARENT_HEADER.encode()
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
 
 
@@ -66,11 +69,13 @@ class IntakeMetrics:
 
 
 class RequestContextMiddleware:
-    """Binds a request id to logs, echoes it, and records count and latency per route."""
+    """Binds a request id to logs, echoes it, records count and latency per route, and runs the
+    request in a server span (continuing the caller's W3C ``traceparent`` when it is valid)."""
 
-    def __init__(self, app: ASGIApp, metrics: IntakeMetrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: IntakeMetrics, tracing: Tracing = OFF) -> None:
         self.app = app
         self.metrics = metrics
+        self.tracing = tracing
         # A logger per app, not per module: structlog caches a logger's configuration on first
         # use, and each app (each test's too) should get the configuration current when it runs.
         self.log = structlog.get_logger("intake.http")
@@ -100,15 +105,36 @@ class RequestContextMiddleware:
         # Each request runs in its own task, so this binding ends with it; it tags whatever a
         # deeper layer logs (a broker warning, say) with the request it happened in.
         structlog.contextvars.bind_contextvars(request_id=request_id)
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            # FastAPI names its own routes in the scope; the claim routes name themselves.
-            route = getattr(scope.get("route"), "path", None) or state.get("route", "unmatched")
-            elapsed = time.perf_counter() - started
-            self.metrics.request_answered(route, scope["method"], status, elapsed)
-            self.log.info("http.request", method=scope["method"], route=route, status=status,
-                          duration_ms=round(elapsed * 1000, 2), **log_fields)  # fmt: skip
+        method = scope["method"]
+        caller = next((v for k, v in scope["headers"] if k == TRACEPARENT_HEADER_BYTES), b"")
+        with self.tracing.span(
+            f"HTTP {method}",
+            parent=caller.decode("latin-1") or None,
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": method, "atoz.request_id": request_id},
+        ) as traced:
+            state["traceparent"] = traced.traceparent
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                # FastAPI names its own routes in the scope; the claim routes name themselves.
+                route = getattr(scope.get("route"), "path", None) or state.get("route", "unmatched")
+                elapsed = time.perf_counter() - started
+                self.metrics.request_answered(route, method, status, elapsed)
+                _describe(traced.span, method, route, status)
+                self.log.info("http.request", method=method, route=route, status=status,
+                              duration_ms=round(elapsed * 1000, 2), **log_fields)  # fmt: skip
+
+
+def _describe(span: Span, method: str, route: str, status: int) -> None:
+    # Named by the route's template once it is known, never the raw path (ids in paths).
+    if not span.is_recording():
+        return
+    span.update_name(f"{method} {route}")
+    span.set_attribute("http.route", route)
+    span.set_attribute("http.response.status_code", status)
+    if status >= 500:
+        span.set_status(StatusCode.ERROR)
 
 
 class BodySizeLimitMiddleware:

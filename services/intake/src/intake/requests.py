@@ -195,9 +195,15 @@ def command_for(
 
 
 def envelope_for(
-    command: ClaimCommand, *, message_id: str, now: datetime, correlation_id: str
+    command: ClaimCommand,
+    *,
+    message_id: str,
+    now: datetime,
+    correlation_id: str,
+    traceparent: str | None = None,
 ) -> Envelope[ClaimCommand]:
-    """The command in its CloudEvents envelope, its subject the claim.
+    """The command in its CloudEvents envelope, its subject the claim; ``traceparent`` (W3C,
+    already validated by :mod:`servicekit.tracing`) joins it to the request's trace.
 
     Built without re-validation: every part was validated on the way in, and the envelope's
     own rules (type and schema matching the payload) hold by construction here.
@@ -205,5 +211,5 @@ def envelope_for(
     return Envelope[ClaimCommand].model_construct(
         id=message_id, source=SOURCE, type=command.type, time=now, subject=command.claim_id,
         dataschema=schema_uri(command.type, command.schema_version),
-        correlationid=correlation_id, data=command,
+        correlationid=correlation_id, traceparent=traceparent, data=command,
     )  # fmt: skip

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -71,6 +72,7 @@ from servicekit.kafka import settle, utc_now
 from servicekit.loophealth import LoopHealth
 from servicekit.retry import Backoff, is_transient, retry_transient
 from servicekit.telemetry import ServiceMetrics
+from servicekit.tracing import OFF, Span, SpanKind, StatusCode, Tracing, traceparent_of
 
 log = structlog.get_logger(__name__)
 
@@ -178,6 +180,7 @@ class BatchConsumer:
         clock: Clock = utc_now,
         first_deliveries: FirstDeliveries = inbox.first_deliveries,
         metrics: ServiceMetrics | None = None,
+        tracing: Tracing = OFF,
     ) -> None:
         if not topics:
             raise ValueError("a consumer needs at least one topic")
@@ -192,6 +195,8 @@ class BatchConsumer:
         self._clock = clock
         self._first_deliveries = first_deliveries
         self._metrics = metrics
+        self._tracing = tracing
+        self._spans: dict[tuple[str, int, int], Span] = {}
         self._batch_lock = asyncio.Lock()
         self._stop_requested = asyncio.Event()
         self._failure: BaseException | None = None
@@ -327,8 +332,53 @@ class BatchConsumer:
         if rejected:
             await self._dead_letter(rejected)
         if deliveries:
-            await self._apply(deliveries)
+            traced = self._start_spans(deliveries)
+            try:
+                await self._apply(traced)
+            finally:
+                self._end_spans()
         self.health.worked()
+
+    # -- traces -----------------------------------------------------------------------------
+
+    def _start_spans(self, deliveries: list[Delivered]) -> list[Delivered]:
+        """A processing span per message, child of its producer's, lasting until its batch is
+        done; the handler's spans are its children (through ``Delivered.trace``)."""
+        if not self._tracing.enabled:
+            return deliveries
+        traced = []
+        for delivered in deliveries:
+            span = self._tracing.start(
+                f"process {delivered.topic}",
+                parent=delivered.envelope.traceparent,
+                kind=SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.operation.type": "process",
+                    "messaging.destination.name": delivered.topic,
+                    "messaging.destination.partition.id": str(delivered.partition),
+                    "messaging.kafka.offset": delivered.offset,
+                    "messaging.message.id": delivered.message_id,
+                    "messaging.consumer.group.name": self._name,
+                    "cloudevents.event_type": delivered.envelope.type,
+                },
+            )
+            assert span is not None  # noqa: S101  # tracing is enabled
+            self._spans[(delivered.topic, delivered.partition, delivered.offset)] = span
+            trace = traceparent_of(span.get_span_context())
+            traced.append(dataclasses.replace(delivered, trace=trace))
+        return traced
+
+    def _span_failed(self, delivered: Delivered, reason: str) -> None:
+        span = self._spans.get((delivered.topic, delivered.partition, delivered.offset))
+        if span is not None:
+            span.set_status(StatusCode.ERROR, reason)
+            span.set_attribute("atoz.dead_letter_reason", reason)
+
+    def _end_spans(self) -> None:
+        spans, self._spans = self._spans, {}
+        for span in spans.values():
+            span.end()
 
     # -- applying ---------------------------------------------------------------------------
 
@@ -353,6 +403,7 @@ class BatchConsumer:
                 reason, detail = REASON_HANDLER_ERROR, f"{type(error).__name__}: {error}"
                 with structlog.contextvars.bound_contextvars(**_message_context(delivered)):
                     log.exception("consumer.handler_failed", consumer=self._name, exc_info=error)
+            self._span_failed(delivered, reason)
             await self._dead_letter([as_rejected(delivered, reason, detail)])
 
     async def _apply_in_transaction(self, deliveries: list[Delivered]) -> None:

@@ -47,11 +47,18 @@ class Delivered:
     """The record's Kafka timestamp (UTC); event time is ``envelope.time``."""
     value: bytes | None = None
     """The bytes as received, for the DLQ should the handler fail on this message."""
+    trace: str | None = None
+    """The traceparent of the consumer's span processing this message, when traced."""
 
     @property
     def message_id(self) -> str:
         """The envelope id, on which the inbox deduplicates."""
         return self.envelope.id
+
+    @property
+    def traceparent(self) -> str | None:
+        """The parent of the handler's spans: the consumer's span, else the producer's."""
+        return self.trace or self.envelope.traceparent
 
 
 @dataclass(frozen=True, slots=True)

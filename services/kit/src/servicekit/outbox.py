@@ -31,6 +31,7 @@ import structlog
 from servicekit.kafka import settle
 from servicekit.loophealth import LoopHealth
 from servicekit.retry import Backoff, is_transient
+from servicekit.tracing import OFF, TRACEPARENT_HEADER, Span, SpanKind, StatusCode, Tracing
 
 log = structlog.get_logger(__name__)
 
@@ -48,6 +49,14 @@ class OutboxMessage:
     key: bytes
     value: bytes
     headers: Headers = ()
+
+    @classmethod
+    def traced(cls, topic: str, key: bytes, value: bytes, traceparent: str | None) -> OutboxMessage:
+        """A record carrying ``traceparent`` as a header too: the relay's publish span joins
+        the trace without parsing the value, and consumers outside the platform find it where
+        Kafka instrumentations look."""
+        headers = ((TRACEPARENT_HEADER, traceparent.encode()),) if traceparent else ()
+        return cls(topic, key, value, headers)
 
 
 def encode_headers(headers: Iterable[tuple[str, bytes]]) -> str:
@@ -141,6 +150,7 @@ class OutboxRelay:
         batch_size: int = 500,
         idle_poll_seconds: float = 1.0,
         backoff: Backoff | None = None,
+        tracing: Tracing = OFF,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -151,6 +161,7 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._idle_poll_seconds = idle_poll_seconds
         self._backoff = backoff or Backoff()
+        self._tracing = tracing
         self._listener: asyncpg.Connection | None = None
         self._wake = asyncio.Event()
         self._stop_requested = asyncio.Event()
@@ -258,25 +269,51 @@ class OutboxRelay:
             if not rows:
                 return 0
             pending: list[Awaitable[Any] | None] = []
+            spans: list[Span] = []
             try:
-                for row in rows:
-                    # no_confirm only queues the record; the future resolves on acknowledgement.
-                    pending.append(
-                        await self._publisher(row["topic"]).publish(
-                            row["value"],
-                            key=row["key"],
-                            headers={
-                                name: value.decode()
-                                for name, value in decode_headers(row["headers"])
-                            },
-                            no_confirm=True,
-                        )
-                    )
+                await self._send(rows, pending, spans)
+            except Exception as error:
+                for span in spans:
+                    span.set_status(StatusCode.ERROR, f"{type(error).__name__}: {error}")
+                raise
             finally:
-                await settle(pending)
+                for span in spans:  # each publish lasts until the broker acknowledged
+                    span.end()
             await connection.execute(_DELETE, [row["id"] for row in rows])
         log.debug("outbox.published", count=len(rows))
         return len(rows)
+
+    async def _send(
+        self,
+        rows: Sequence[asyncpg.Record],
+        pending: list[Awaitable[Any] | None],
+        spans: list[Span],
+    ) -> None:
+        """Queue every row with its producer, then await every acknowledgement (all of them,
+        even when queueing one failed: none is left in flight)."""
+        try:
+            for row in rows:
+                headers = {name: value.decode() for name, value in decode_headers(row["headers"])}
+                span = self._tracing.start(
+                    f"publish {row['topic']}",
+                    parent=headers.get(TRACEPARENT_HEADER),
+                    kind=SpanKind.PRODUCER,
+                    attributes={
+                        "messaging.system": "kafka",
+                        "messaging.operation.type": "send",
+                        "messaging.destination.name": row["topic"],
+                    },
+                )
+                if span is not None:
+                    spans.append(span)
+                # no_confirm only queues the record; the future resolves on acknowledgement.
+                pending.append(
+                    await self._publisher(row["topic"]).publish(
+                        row["value"], key=row["key"], headers=headers, no_confirm=True
+                    )
+                )
+        finally:
+            await settle(pending)
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

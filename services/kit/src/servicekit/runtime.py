@@ -37,6 +37,7 @@ from servicekit.loophealth import LoopHealth
 from servicekit.outbox import OutboxRelay
 from servicekit.settings import ConsumerSettings
 from servicekit.telemetry import ServiceMetrics, sample_forever
+from servicekit.tracing import OFF, Tracing
 
 log = structlog.get_logger(__name__)
 
@@ -80,6 +81,8 @@ class ConsumingService:
     inbox_prune_seconds: float = 3600.0
     decode: Decode = codec.decode
     """Bytes of a consumed topic to an envelope (the contracts'; a test's topic may differ)."""
+    tracing: Tracing = OFF
+    """Spans of the consumer's processing and the relay's publishing (and the handler's)."""
     broker: KafkaBroker = field(init=False)
     metrics: ServiceMetrics = field(init=False)
     _pool: asyncpg.Pool | None = field(default=None, init=False)
@@ -110,6 +113,7 @@ class ConsumingService:
             max_batch=self.max_batch,
             decode=self.decode,
             metrics=self.metrics,
+            tracing=self.tracing,
         )
         publishers = {
             topic.name: self.broker.publisher(
@@ -125,6 +129,7 @@ class ConsumingService:
             publishers,
             name=f"{self.name}-relay",
             connected=self._link.connected,
+            tracing=self.tracing,
         )
 
     @classmethod
@@ -138,6 +143,7 @@ class ConsumingService:
         handler: Handler,
         loops: Sequence[Loop] = (),
         description: str | None = None,
+        tracing: Tracing = OFF,
     ) -> ConsumingService:
         """The service as its settings describe it: what every consuming service reads the same
         way (pool, Kafka, group, batch size, grace, probes, inbox retention) read once."""
@@ -163,6 +169,7 @@ class ConsumingService:
             inbox_prune_seconds=settings.inbox_prune_seconds,
             loops=loops,
             description=description,
+            tracing=tracing,
         )
 
     @property
@@ -211,6 +218,7 @@ class ConsumingService:
             self._running = False
             await pool.close()
             self._pool = None
+            self.tracing.shutdown()  # the last spans exported
 
     async def telemetry(self, pool: asyncpg.Pool, health: LoopHealth) -> None:
         """The metrics sampler: outbox, consumer lag and the service's own gauges."""

@@ -45,6 +45,12 @@ class ServiceSettings(BaseSettings):
     shutdown_grace_seconds: float = Field(
         default=20.0, gt=0, description="How long in-flight work may take to finish on stop."
     )
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP traces URL of an OpenTelemetry collector, e.g. "
+        "http://collector:4318/v1/traces; empty: no spans are recorded (traceparents still "
+        "pass through).",
+    )
 
     def kafka(self) -> KafkaAccess:
         """How this service reaches Kafka, and as whom."""

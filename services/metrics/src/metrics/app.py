@@ -15,6 +15,7 @@ from datetime import date, datetime
 import asyncpg
 import structlog
 from fastapi import FastAPI
+from opentelemetry.sdk.trace import TracerProvider
 
 from contracts.topics import CLAIMS_EVENTS, ORDERS, SELLERS_HEALTH
 from metrics import handlers, store
@@ -29,6 +30,7 @@ from servicekit.logging import configure_logging
 from servicekit.loophealth import LoopHealth
 from servicekit.problems import install_problem_handlers
 from servicekit.runtime import ConsumingService
+from servicekit.tracing import Tracing
 
 log = structlog.get_logger("metrics")
 
@@ -44,6 +46,8 @@ async def _day_boundaries(
     today: Callable[[asyncpg.Connection], Awaitable[date]],
     odr_settings: OdrSettings,
     interval: float,
+    *,
+    tracing: Tracing,
 ) -> None:
     """Orders leave the window when a day ends, even when nothing else happens: at each new
     day, every seller's health is recomputed (and published where it changed)."""
@@ -51,7 +55,9 @@ async def _day_boundaries(
     while True:
         try:
             async with pool.acquire() as conn, conn.transaction():
-                last = await handlers.refresh_new_day(conn, today, last=last, settings=odr_settings)
+                last = await handlers.refresh_new_day(
+                    conn, today, last=last, settings=odr_settings, tracing=tracing
+                )
             health.worked()
         except Exception as error:
             log.exception("metrics.day_refresh_failed")  # keeps trying: the next tick retries
@@ -60,11 +66,16 @@ async def _day_boundaries(
 
 
 def create_app(
-    settings: MetricsSettings | None = None, *, clock: Callable[[], datetime] = utc_now
+    settings: MetricsSettings | None = None,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
-    """Build the metrics service from ``settings`` (read from the environment if omitted)."""
+    """Build the metrics service from ``settings`` (read from the environment if omitted);
+    spans go to ``tracer_provider`` if given, else to the settings' OTLP endpoint, if any."""
     settings = settings or MetricsSettings()
     configure_logging(settings.log_format, settings.log_level, service=settings.service_name)
+    tracing = Tracing.for_service(settings.service_name, settings.otlp_endpoint, tracer_provider)
     odr_settings = settings.odr()
     timekeeper = settings.timekeeper(clock)
 
@@ -78,12 +89,14 @@ def create_app(
         # On event time, "today" is the watermark after this batch: apply_batch works it out.
         today = None if settings.clock == "event" else clock().date()
         changed = await handlers.apply_batch(
-            conn, batch, settings=odr_settings, timekeeper=timekeeper, as_of=today
+            conn, batch, settings=odr_settings, timekeeper=timekeeper, as_of=today, tracing=tracing
         )
         recomputed.inc(changed)
 
     async def day_boundaries(pool: asyncpg.Pool, health: LoopHealth) -> None:
-        await _day_boundaries(pool, health, as_of, odr_settings, settings.day_check_seconds)
+        await _day_boundaries(
+            pool, health, as_of, odr_settings, settings.day_check_seconds, tracing=tracing
+        )
 
     service = ConsumingService.from_settings(
         settings,
@@ -93,6 +106,7 @@ def create_app(
         handler=handle,
         loops=[day_boundaries],
         description=DESCRIPTION,
+        tracing=tracing,
     )
     app = FastAPI(title="A-to-z claims: metrics", version="1.0.0", lifespan=service.lifespan)
     install_problem_handlers(app)

@@ -26,9 +26,12 @@ from metrics.odr import DayCounts, OdrSettings
 from servicekit.delivery import Delivered, RefusedMessage
 from servicekit.eventtime import REASON_EVENT_TIME_OUT_OF_BOUNDS, Timekeeper
 from servicekit.outbox import OutboxMessage, enqueue
+from servicekit.tracing import OFF, Tracing
 
 SOURCE: Final = "/atoz/metrics"
 EVENT_NAMESPACE: Final = uuid.UUID("3d2b7c4e-5a1f-4e8b-9c6d-0f1e2a3b4c5d")
+_MAX_LINKS: Final = 128
+"""The SDK keeps at most 128 links a span (its default limit): more would be dropped anyway."""
 
 
 async def apply_batch(
@@ -38,9 +41,11 @@ async def apply_batch(
     settings: OdrSettings,
     timekeeper: Timekeeper | None,
     as_of: date | None = None,
+    tracing: Tracing = OFF,
 ) -> int:
-    """Apply order facts and claim events; recompute the health of every seller touched; the
-    number of health snapshots that changed (and were saved).
+    """Apply order facts and claim events; recompute the health of every seller touched (in a
+    span, see :func:`_health_parent`); the number of health snapshots that changed (and were
+    saved).
 
     A message whose time the service cannot believe (:mod:`servicekit.eventtime`: after the
     wall clock, or on event time too far ahead of the newest accepted) is refused to the DLQ,
@@ -78,13 +83,32 @@ async def apply_batch(
     latest = max(d.envelope.time for d in relevant)
     watermark = await store.advance_watermark(conn, latest)
     sellers = {entry.state.seller_id for entry in saved if entry.state.seller_id}
-    return await refresh_health(
-        conn,
-        sellers,
-        as_of=as_of or watermark.date(),
-        settings=settings,
-        cause=relevant[-1].envelope.id,
-    )
+    parent = _health_parent(relevant)
+    # Linked to every other message's span, so each trace finds the update it fed.
+    links = [d.traceparent for d in relevant if d.traceparent != parent] if tracing.enabled else []
+    with tracing.span(
+        "update seller health",
+        parent=parent,
+        links=links[:_MAX_LINKS],
+        attributes={"atoz.sellers": len(sellers), "atoz.messages": len(relevant)},
+    ) as traced:
+        return await refresh_health(
+            conn,
+            sellers,
+            as_of=as_of or watermark.date(),
+            settings=settings,
+            cause=relevant[-1].envelope.id,
+            traceparent=traced.traceparent,
+        )
+
+
+def _health_parent(relevant: Sequence[Delivered]) -> str | None:
+    """The health update's parent: the batch's last claim event (the rare message a trace is
+    usually followed for), else its last message."""
+    for delivered in reversed(relevant):
+        if isinstance(delivered.envelope.data, ClaimEvent) and delivered.traceparent:
+            return delivered.traceparent
+    return relevant[-1].traceparent
 
 
 async def refresh_new_day(
@@ -93,6 +117,7 @@ async def refresh_new_day(
     *,
     last: date | None,
     settings: OdrSettings,
+    tracing: Tracing = OFF,
 ) -> date:
     """At a new day, recompute every seller's health (orders leave the window, or enter it past
     the lag, even when nothing else happens; ``as_of`` moves on); the day it is. "Today" is read
@@ -102,9 +127,15 @@ async def refresh_new_day(
     current = await today(conn)
     if current != last:
         sellers = await store.all_sellers(conn, *odr.window(current, settings))
-        await refresh_health(
-            conn, sellers, as_of=current, settings=settings, cause=f"day/{current}"
-        )
+        with tracing.span("update seller health at a new day") as traced:
+            await refresh_health(
+                conn,
+                sellers,
+                as_of=current,
+                settings=settings,
+                cause=f"day/{current}",
+                traceparent=traced.traceparent,
+            )
     return current
 
 
@@ -115,6 +146,7 @@ async def refresh_health(
     as_of: date,
     settings: OdrSettings,
     cause: str,
+    traceparent: str | None = None,
 ) -> int:
     """Recompute each seller's health snapshot as of ``as_of`` (:func:`metrics.odr.snapshot`);
     save every one that differs from the stored snapshot in any figure, ``as_of`` included, with
@@ -163,13 +195,19 @@ async def refresh_health(
         for index, payload in outgoing:
             event_id = str(uuid.uuid5(EVENT_NAMESPACE, f"{cause}/{seller}/{index}/{as_of}"))
             envelope = wrap(
-                payload, source=SOURCE, subject=seller, time=fresh.window.as_of, event_id=event_id
+                payload,
+                source=SOURCE,
+                subject=seller,
+                time=fresh.window.as_of,
+                event_id=event_id,
+                traceparent=traceparent,
             )
             messages.append(
-                OutboxMessage(
+                OutboxMessage.traced(
                     SELLERS_HEALTH.name,
                     codec.message_key(SELLERS_HEALTH, envelope),
                     codec.encode(envelope),
+                    traceparent,
                 )
             )
     await store.save_health(conn, rows)
