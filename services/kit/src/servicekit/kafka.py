@@ -14,7 +14,6 @@ can declare subscribers and publishers (and the AsyncAPI document) before anythi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import ssl
 from collections.abc import Awaitable, Sequence
@@ -22,8 +21,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 from aiokafka.helpers import create_ssl_context
 from faststream.kafka import KafkaBroker
 from faststream.security import BaseSecurity, SASLScram512
@@ -99,34 +96,6 @@ class KafkaAccess:
 def utc_now() -> datetime:
     """The wall clock, in UTC (the default clock of every service)."""
     return datetime.now(UTC)
-
-
-def idempotent_producer(kafka: KafkaAccess, *, client_id: str, **options: Any) -> AIOKafkaProducer:
-    """A producer with idempotence on and ``acks=all`` (other aiokafka options pass through)."""
-    return AIOKafkaProducer(
-        **kafka.options(),
-        client_id=client_id,
-        enable_idempotence=True,
-        acks="all",
-        **options,
-    )
-
-
-async def started(producer: AIOKafkaProducer) -> AIOKafkaProducer:
-    """Start ``producer``; if it cannot start, release what it opened and raise."""
-    try:
-        await producer.start()
-    except BaseException:
-        await producer.stop()
-        raise
-    return producer
-
-
-async def stop_quietly(producer: AIOKafkaProducer | None) -> None:
-    """Stop ``producer`` (flushing what is in flight), ignoring a broker already gone."""
-    if producer is not None:
-        with contextlib.suppress(KafkaError, OSError):
-            await producer.stop()
 
 
 def service_broker(
