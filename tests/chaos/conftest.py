@@ -59,6 +59,7 @@ PORTS: Final = {
     "DEVSTACK_INTAKE_PORT": 16001,
     "DEVSTACK_ADJUDICATION_PORT": 16002,
     "DEVSTACK_METRICS_PORT": 16003,
+    "DEVSTACK_PROMETHEUS_PORT": 16090,
 }
 SEED: Final = 23
 """A world of 30 claim stories over 35 days, of 17 kinds."""

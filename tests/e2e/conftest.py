@@ -28,6 +28,7 @@ PORTS = {
     "DEVSTACK_INTAKE_PORT": 17001,
     "DEVSTACK_ADJUDICATION_PORT": 17002,
     "DEVSTACK_METRICS_PORT": 17003,
+    "DEVSTACK_PROMETHEUS_PORT": 17090,
 }
 SIMULATION = ["--seed", "11", "--days", "35", "--scale", "0.5", "--minutes", "0.6"]
 """Five simulated weeks in about forty seconds: every claim story has room to play out."""

@@ -13,14 +13,14 @@ from contracts import codec
 from contracts.claims import ClaimEvent
 from contracts.schema_export import DEFAULT_OUTPUT
 from contracts.topics import CLAIMS_COMMANDS, CLAIMS_EVENTS, SELLERS_HEALTH
-from tests.e2e.conftest import RunningPlatform
+from tests.e2e.conftest import PORTS, RunningPlatform
 from tests.support.kafka import facts_and_claim_events, from_offset_zero
 from tests.support.odr import odr_mismatches
 
 pytestmark = pytest.mark.e2e
 
 
-def test_up_prints_the_summary_and_the_addresses_of_apis_and_dashboard(
+def test_up_prints_the_summary_and_the_addresses_of_apis_dashboard_and_prometheus(
     running_platform: RunningPlatform,
 ) -> None:
     output = running_platform.up_output
@@ -29,6 +29,7 @@ def test_up_prints_the_summary_and_the_addresses_of_apis_and_dashboard(
     assert f"{running_platform.dashboard_url}/#token=" in output
     for url in running_platform.api.values():
         assert url in output
+    assert f"http://127.0.0.1:{PORTS['DEVSTACK_PROMETHEUS_PORT']}/graph?" in output
 
 
 def test_every_simulated_claim_reached_the_outcome_the_policy_gives(

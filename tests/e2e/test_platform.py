@@ -1,5 +1,6 @@
 """The whole platform as ``./platform up`` runs it: the three services as supervised processes
-on a real Kafka and PostgreSQL, driven through intake's HTTP API and order facts on Kafka."""
+on a real Kafka and PostgreSQL, driven through intake's HTTP API and order facts on Kafka, and
+watched by the launcher's Prometheus."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,22 @@ from devstack.config import load_config
 from servicekit.kafka import KafkaAccess
 from tests.support.infrastructure import Infrastructure
 from tests.support.kafka import skip_to_end
-from tests.unit.adjudication.builders import placed, shipped
+from tests.unit.adjudication.builders import delivered, placed, shipped
 
 pytestmark = pytest.mark.e2e
-PORTS = {"intake": 18001, "adjudication": 18002, "metrics": 18003, "dashboard": 18000}
+# Prometheus too gets a port of its own: a ./platform up on 9090 may be running beside.
+PORTS = {
+    "intake": 18001,
+    "adjudication": 18002,
+    "metrics": 18003,
+    "dashboard": 18000,
+    "prometheus": 18090,
+}
+BURST_SECONDS = 7.0
+"""How long the burst of order facts lasts: longer than the 5 s between two samples of a
+service's lag gauge, so one falls inside it however fast the services absorb it (here some
+4000 facts a second are sent and adjudication applies over 2000: a fixed few thousand could be
+absorbed between two samples)."""
 
 
 @pytest.fixture
@@ -184,3 +197,94 @@ async def test_a_claim_goes_from_intake_through_adjudication_to_the_sellers_odr(
     assert health["combined"]["defective_orders"] >= 1
     assert health["seller_id"] == seller["subject"]
     assert json.loads((platform["logs"] / "intake.log").read_text().splitlines()[-1])["service"]
+
+
+async def _produce_burst(kafka: KafkaAccess, seconds: float) -> int:
+    """Placed, shipped and delivered facts of fresh orders of a few fresh sellers, sent as fast
+    as the producer takes them for ``seconds``; returns how many facts were sent."""
+    sellers = [f"e2e-burst-{uuid.uuid4().hex[:8]}" for _ in range(4)]
+    placed_at = datetime.now(UTC) - timedelta(days=10)
+    producer = AIOKafkaProducer(
+        **kafka.options(), enable_idempotence=True, acks="all", linger_ms=20
+    )
+    await producer.start()
+    try:
+        pending: list[asyncio.Future[Any]] = []
+        until = time.monotonic() + seconds
+        while time.monotonic() < until:
+            ids = {
+                "order_id": f"e2e-burst-{uuid.uuid4().hex[:12]}",
+                "seller_id": sellers[len(pending) % len(sellers)],
+            }
+            facts: list[tuple[Payload, datetime]] = [
+                (
+                    placed(
+                        **ids,
+                        placed_at=placed_at,
+                        ship_by=placed_at + timedelta(days=2),
+                        estimated_delivery_min=placed_at + timedelta(days=4),
+                        estimated_delivery_max=placed_at + timedelta(days=6),
+                    ),
+                    placed_at,
+                ),
+                (shipped(**ids, shipped_at=placed_at + timedelta(days=1)), placed_at),
+                (delivered(**ids, delivered_at=placed_at + timedelta(days=5)), placed_at),
+            ]
+            for payload, at in facts:
+                envelope = wrap(payload, source="/e2e", subject=ids["order_id"], time=at)
+                pending.append(
+                    await producer.send(
+                        ORDERS.name, codec.encode(envelope), key=codec.message_key(ORDERS, envelope)
+                    )
+                )
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return len(pending)
+
+
+async def test_prometheus_scrapes_every_service_and_sees_the_lag_and_throughput_of_a_burst(
+    platform: dict[str, Any], kafka: KafkaAccess
+) -> None:
+    sent = await _produce_burst(kafka, BURST_SECONDS)
+    orders = f'topic="{ORDERS.name}"'
+    # Each query must answer at least one series: Prometheus drops those "> 0" filters out.
+    wanted: dict[str, tuple[str, Callable[[list[Any]], bool]]] = {
+        "every service scraped": (
+            'up{job=~"intake|adjudication|metrics"} == 1',
+            lambda result: len(result) == 3,
+        ),
+        "adjudication's lag seen": (
+            f'max_over_time(atoz_consumer_lag{{job="adjudication",{orders}}}[5m]) > 0',
+            bool,
+        ),
+        "adjudication's throughput": (
+            f'increase(atoz_messages_applied_total{{job="adjudication",{orders}}}[5m]) > 0',
+            bool,
+        ),
+        "metrics' throughput": (
+            f'increase(atoz_messages_applied_total{{job="metrics",{orders}}}[5m]) > 0',
+            bool,
+        ),
+        "the whole burst applied by adjudication": (
+            f'sum(atoz_messages_applied_total{{job="adjudication",{orders}}}) >= {sent}',
+            bool,
+        ),
+    }
+    api = f"http://127.0.0.1:{PORTS['prometheus']}/api/v1/query"
+
+    async with httpx.AsyncClient(timeout=10) as http:
+
+        async def answers() -> dict[str, Any]:
+            found = {}
+            for name, (query, _) in wanted.items():
+                answer = (await http.get(api, params={"query": query})).json()
+                assert answer["status"] == "success", answer
+                found[name] = answer["data"]["result"]
+            return found
+
+        def all_seen(found: dict[str, Any]) -> bool:
+            return all(check(found[name]) for name, (_, check) in wanted.items())
+
+        # Bounded: the burst takes seconds to absorb; a minute more is a stalled scrape.
+        await _wait(answers, all_seen, within=90)

@@ -2,7 +2,8 @@
 
 No Docker engine is needed: the files are read as YAML and text and compared with the names the
 code owns, namely the topics of ``contracts.topics``, each service's settings class (its
-``env_prefix``, fields and default port) and the workspace packages the Dockerfile installs.
+``env_prefix``, fields and default port), the workspace packages the Dockerfile installs and the
+launcher's Prometheus scrape configuration.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from contracts.access import ALL_NAMES, PRINCIPALS, principal
 from contracts.topics import topics_to_create
 from dashboard.settings import DashboardSettings
 from devstack import compose as compose_scripts
+from devstack import prometheus
 from devstack.access import grants
 from devstack.config import load_config
 from devstack.kafka import server_settings
@@ -51,7 +53,7 @@ KAFKA_SERVICES = ("intake", "adjudication", "metrics")  # the dashboard only rea
 DATABASE_SERVICES = tuple(
     name for name, cls in SETTINGS.items() if "database_url" in cls.model_fields
 )
-INFRASTRUCTURE_SERVICES = ("kafka", "kafka-init", "postgres")
+INFRASTRUCTURE_SERVICES = ("kafka", "kafka-init", "postgres", "prometheus")
 INITDB_FOLDER = "/docker-entrypoint-initdb.d/"
 
 
@@ -181,7 +183,7 @@ def test_compose_file_parses_as_yaml_with_services(services: dict[str, dict[str,
     assert all(isinstance(definition, dict) for definition in services.values())
 
 
-def test_compose_runs_kafka_topic_creation_postgres_the_three_services_and_the_dashboard(
+def test_compose_runs_kafka_topics_postgres_prometheus_the_three_services_and_the_dashboard(
     services: dict[str, dict[str, Any]],
 ) -> None:
     assert set(services) == {*INFRASTRUCTURE_SERVICES, *APP_SERVICES}
@@ -327,7 +329,7 @@ def test_kafka_init_creates_every_principal_and_grants_exactly_the_launchers_acl
     assert granted == wanted
 
 
-def test_the_generated_kafka_scripts_are_fresh() -> None:
+def test_the_generated_kafka_scripts_and_prometheus_configuration_are_fresh() -> None:
     assert compose_scripts.stale() == [], "run python -m devstack.compose"
 
 
@@ -471,6 +473,54 @@ def test_postgres_runs_the_init_script_and_serves_the_code_default_port(
         default = urlsplit(SETTINGS[name].model_fields["database_url"].default)
         assert published_ports(postgres) == [(default.port, 5432)], name
     assert "pg_isready" in healthcheck_text(postgres)
+
+
+# --- Prometheus -------------------------------------------------------------------------------
+
+
+def test_prometheus_reads_the_launchers_scrape_configuration_rendered_for_compose(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    service = services["prometheus"]
+    mounts = {
+        target: (REPO_ROOT / source).resolve()
+        for source, target, *_ in (volume.split(":") for volume in service["volumes"])
+    }
+    config_flag = next(flag for flag in service["command"] if flag.startswith("--config.file="))
+    mounted = mounts[config_flag.split("=", 1)[1]]
+    assert mounted == compose_scripts.PROMETHEUS_CONFIG
+    # The same renderer as the launcher's, only with compose's host names and grain.
+    assert mounted.read_text(encoding="utf-8") == prometheus.scrape_config(
+        prometheus.targets(
+            {name: SETTINGS[name].model_fields["http_port"].default for name in KAFKA_SERVICES}
+        ),
+        prometheus.COMPOSE_SCRAPE_SECONDS,
+    )
+
+
+def test_prometheus_scrapes_every_service_with_metrics_at_its_compose_name_and_port(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    scrape = yaml.safe_load(compose_scripts.PROMETHEUS_CONFIG.read_text(encoding="utf-8"))
+    jobs = {
+        job["job_name"]: [target for group in job["static_configs"] for target in group["targets"]]
+        for job in scrape["scrape_configs"]
+    }
+    assert set(jobs) == set(KAFKA_SERVICES) == set(prometheus.SCRAPED)  # the dashboard has none
+    for name, found in jobs.items():
+        assert found == [f"{name}:{SETTINGS[name].model_fields['http_port'].default}"], name
+        assert name in services, name
+    assert set(services["prometheus"]["depends_on"]) == set(KAFKA_SERVICES)
+
+
+def test_prometheus_is_the_official_pinned_image_on_the_launchers_port(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    service = services["prometheus"]
+    assert re.fullmatch(r"prom/prometheus:v2\.\d+\.\d+", service["image"])
+    assert published_ports(service) == [(prometheus.DEFAULT_PORT, 9090)]
+    assert "/-/ready" in healthcheck_text(service)
+    assert any(volume.endswith(":/prometheus") for volume in service["volumes"])
 
 
 # --- the image --------------------------------------------------------------------------------

@@ -188,6 +188,7 @@ def clean(config: DevstackConfig) -> list[Path]:
         config.postgres_log,
         config.postgres_root_pointer,
         config.kafka_dir,
+        config.prometheus_dir,
         config.logs_dir,
         config.env_file,
     ]

@@ -161,8 +161,8 @@ def logs(
 
 
 services_app = typer.Typer(
-    help="The platform's three services (intake, adjudication, metrics) and its dashboard,"
-    " supervised.",
+    help="The platform's three services (intake, adjudication, metrics), its dashboard and a"
+    " Prometheus scraping the three, supervised.",
     no_args_is_help=True,
 )
 app.add_typer(services_app, name="services")
@@ -174,12 +174,18 @@ def services_start(
         ClockChoice,
         typer.Option(help="event: deadlines and days follow event time (simulations, replays)."),
     ] = ClockChoice.wall,
+    no_prometheus: Annotated[
+        bool, typer.Option("--no-prometheus", help="Run no Prometheus beside the services.")
+    ] = False,
 ) -> None:
-    """Start the services under a supervisor (restarted on crash) and wait until ready."""
+    """Start the services (and Prometheus) under a supervisor, restarted on crash, and wait
+    until ready."""
     with _reported():
         config = api.load_config()
         began = time.monotonic()
-        services.start(config, api.endpoints(config), clock=clock.value)
+        services.start(
+            config, api.endpoints(config), clock=clock.value, prometheus=not no_prometheus
+        )
     out.print(f"services ready in {time.monotonic() - began:.1f}s", markup=False)
     for found in services.status(config):
         out.print(f"  {found.name:<13} {found.url}", markup=False)

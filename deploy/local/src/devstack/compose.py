@@ -1,10 +1,12 @@
-"""The Kafka set-up scripts of docker compose, written from the same tables as the launcher's.
+"""The files docker compose mounts, written from the same tables as the launcher's.
 
 ``deploy/docker/kafka/init.sh`` (run once by compose's ``kafka-init``: principals, ACLs, topics)
 and ``deploy/docker/new-credentials`` (writes ``.env`` with a fresh password per principal) are
 generated from :mod:`contracts.access` and :mod:`contracts.topics`, so compose grants exactly
-what the launcher grants. ``python -m devstack.compose`` rewrites them; a test fails when they
-are stale.
+what the launcher grants; ``deploy/docker/prometheus/prometheus.yml`` by the launcher's own
+renderer (:func:`devstack.prometheus.scrape_config`) for the compose host names, so compose's
+Prometheus scrapes what the launcher's does. ``python -m devstack.compose`` rewrites them; a
+test fails when they are stale.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from typing import Final
 
 from contracts.access import ADMIN, ALL_NAMES, PRINCIPALS, SASL_MECHANISM
 from contracts.topics import topics_to_create
+from devstack import prometheus
 from devstack.access import grants
+from devstack.services import DEFAULT_PORTS
 
 DOCKER_DIR: Final = Path(__file__).resolve().parents[4] / "deploy" / "docker"
 INIT_SCRIPT: Final = DOCKER_DIR / "kafka" / "init.sh"
 CREDENTIALS_SCRIPT: Final = DOCKER_DIR / "new-credentials"
+PROMETHEUS_CONFIG: Final = DOCKER_DIR / "prometheus" / "prometheus.yml"
 BOOTSTRAP: Final = "kafka:19092"
 
 
@@ -88,17 +93,38 @@ def credentials_script() -> str:
     return "\n".join(lines) + "\n"
 
 
+def prometheus_config() -> str:
+    """The text of ``deploy/docker/prometheus/prometheus.yml``: each service at its compose
+    name and default port."""
+    return prometheus.scrape_config(
+        prometheus.targets(DEFAULT_PORTS), prometheus.COMPOSE_SCRAPE_SECONDS
+    )
+
+
+def _generated() -> dict[Path, tuple[str, int]]:
+    """Each generated file's text and mode (the scripts are run, the configuration read)."""
+    return {
+        INIT_SCRIPT: (init_script(), 0o755),
+        CREDENTIALS_SCRIPT: (credentials_script(), 0o755),
+        PROMETHEUS_CONFIG: (prometheus_config(), 0o644),
+    }
+
+
 def stale() -> list[Path]:
     """The generated files that differ from what the code would write."""
-    wanted = {INIT_SCRIPT: init_script(), CREDENTIALS_SCRIPT: credentials_script()}
-    return [path for path, text in wanted.items() if not path.is_file() or path.read_text() != text]
+    return [
+        path
+        for path, (text, _) in _generated().items()
+        if not path.is_file() or path.read_text() != text
+    ]
 
 
 def main() -> None:
     """Rewrite the generated files."""
-    for path, text in ((INIT_SCRIPT, init_script()), (CREDENTIALS_SCRIPT, credentials_script())):
+    for path, (text, mode) in _generated().items():
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-        path.chmod(0o755)
+        path.chmod(mode)
         sys.stdout.write(f"wrote {path}\n")
 
 

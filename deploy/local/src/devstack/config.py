@@ -150,6 +150,11 @@ class DevstackConfig:
         return self.logs_dir / "postgres.log"
 
     @property
+    def prometheus_dir(self) -> Path:
+        """The launcher's Prometheus: its scrape configuration and time series."""
+        return self.home / "prometheus"
+
+    @property
     def kafka_bootstrap_servers(self) -> str:
         """``host:port`` for Kafka clients."""
         return f"{HOST}:{self.kafka_port}"

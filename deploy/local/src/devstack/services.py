@@ -3,7 +3,8 @@
 ``start`` writes development tokens (once, in ``<home>/tokens.json``, mode 600), a service spec
 and starts :mod:`devstack.supervisor` detached; it returns when every service answers its
 readiness probe. ``stop`` asks the supervisor to stop them gracefully. The dashboard (a static
-page and a same-origin proxy to the three read APIs) runs beside them as a fourth process.
+page and a same-origin proxy to the three read APIs) runs beside them as a fourth process, and
+a Prometheus scraping the three (:mod:`devstack.prometheus`) as a fifth, unless not wanted.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
+from devstack import prometheus as prometheus_server
 from devstack.api import Endpoints
 from devstack.config import DevstackConfig
 from devstack.errors import DevstackError
@@ -63,7 +65,14 @@ class ServiceStatus:
 
 
 def _url(name: str) -> str:
+    if name == prometheus_server.NAME:
+        return prometheus_server.url()
     return f"http://127.0.0.1:{ports()[name]}"
+
+
+def _ready_url(name: str) -> str:
+    path = prometheus_server.READY_PATH if name == prometheus_server.NAME else "/health/ready"
+    return _url(name) + path
 
 
 def tokens(config: DevstackConfig) -> dict[str, dict[str, str]]:
@@ -98,8 +107,13 @@ def _grants(config: DevstackConfig) -> str:
 
 
 def _spec(
-    config: DevstackConfig, endpoints: Endpoints, clock: Clock = "wall"
+    config: DevstackConfig,
+    endpoints: Endpoints,
+    clock: Clock = "wall",
+    prometheus: list[str] | None = None,
 ) -> list[dict[str, object]]:
+    """What the supervisor runs: the four processes, and ``prometheus`` (a command line from
+    :func:`devstack.prometheus.prepare`) when given."""
     grants = _grants(config)
     base = endpoints.postgres_url.rsplit("/", 1)[0]
     logs = config.logs_dir
@@ -153,7 +167,32 @@ def _spec(
                 "pid_file": str(_service_pid_file(config, name)),
             }
         )
+    if prometheus is not None:
+        name = prometheus_server.NAME
+        spec.append(
+            {
+                "name": name,
+                "argv": prometheus,
+                "env": {},
+                "log": str(logs / f"{name}.log"),
+                "pid_file": str(_service_pid_file(config, name)),
+            }
+        )
     return spec
+
+
+def _spec_file(config: DevstackConfig) -> Path:
+    return config.home / "services.json"
+
+
+def _supervised_names(config: DevstackConfig) -> list[str]:
+    """The processes of the last start (its spec file names them: Prometheus may be left
+    out), else the four services."""
+    try:
+        spec = json.loads(_spec_file(config).read_text())
+        return [str(entry["name"]) for entry in spec]
+    except (OSError, ValueError, TypeError, KeyError):
+        return list(ports())
 
 
 def _pid_file(config: DevstackConfig) -> Path:
@@ -172,12 +211,13 @@ def service_pid(config: DevstackConfig, name: str) -> int | None:
 
 
 def status(config: DevstackConfig) -> list[ServiceStatus]:
+    """Whether each process of the last start answers its readiness probe."""
     pid = read_pid(_pid_file(config))
     supervised = pid is not None and pid_is_running(pid)
     found = []
-    for name in ports():
+    for name in _supervised_names(config):
         try:
-            with urllib.request.urlopen(_url(name) + "/health/ready", timeout=2) as answer:  # noqa: S310  # our own loopback URL
+            with urllib.request.urlopen(_ready_url(name), timeout=2) as answer:  # noqa: S310  # our own loopback URL
                 ready = answer.status == 200
         except (urllib.error.URLError, OSError):
             ready = False
@@ -186,15 +226,25 @@ def status(config: DevstackConfig) -> list[ServiceStatus]:
 
 
 def start(
-    config: DevstackConfig, endpoints: Endpoints, *, timeout_s: float = 120, clock: Clock = "wall"
+    config: DevstackConfig,
+    endpoints: Endpoints,
+    *,
+    timeout_s: float = 120,
+    clock: Clock = "wall",
+    prometheus: bool = True,
 ) -> None:
     """Start the services under a supervisor (if not running) and wait until all are ready.
-    ``clock="event"`` runs adjudication's deadlines and metrics' days on event time."""
+    ``clock="event"`` runs adjudication's deadlines and metrics' days on event time;
+    ``prometheus=False`` leaves Prometheus out. A running supervisor is kept as it is.
+
+    Raises :class:`devstack.errors.PrerequisiteError` when Prometheus is wanted but not
+    installed or its port is taken (nothing is started then)."""
     pid = read_pid(_pid_file(config))
     if pid is None or not pid_is_running(pid):
+        argv = prometheus_server.prepare(config, ports()) if prometheus else None
         config.logs_dir.mkdir(parents=True, exist_ok=True)
-        spec_file = config.home / "services.json"
-        spec_file.write_text(json.dumps(_spec(config, endpoints, clock), indent=2))
+        spec_file = _spec_file(config)
+        spec_file.write_text(json.dumps(_spec(config, endpoints, clock, argv), indent=2))
         spec_file.chmod(0o600)
         spawn_detached(
             [sys.executable, "-m", "devstack.supervisor", str(spec_file)],
