@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Final
 
 import orjson
 import structlog
 
 from servicekit.settings import LogFormat
+
+_SELF_HANDLED: Final = ("faststream",)
+"""Loggers a library configures with its own handler at import time."""
 
 
 def configure_logging(format: LogFormat = "auto", level: str = "info", *, service: str) -> None:  # noqa: A002  # mirrors the setting's name
@@ -64,3 +68,9 @@ def configure_logging(format: LogFormat = "auto", level: str = "info", *, servic
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in _SELF_HANDLED:
+        # These install a handler of their own (coloured text) and stop propagating: their
+        # lines, and those of every logger under them (the broker's), would bypass the renderer.
+        library = logging.getLogger(name)
+        library.handlers.clear()
+        library.propagate = True
