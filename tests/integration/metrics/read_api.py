@@ -35,15 +35,15 @@ def bearer(who: str) -> dict[str, str]:
     return {"Authorization": f"Bearer token-{who}"} if who in READERS else {}
 
 
-def _row(
-    seller: str, orders: int, defective: int, day: date
-) -> tuple[str, date, int, int, Decimal, str, str]:
+def _snapshot(seller: str, orders: int, defective: int) -> SellerOdrChanged:
     rate = Decimal(defective) / Decimal(orders)
     status = "AT_RISK" if rate >= Decimal("0.01") else "NORMAL"
     template = seller_payloads()[0]
     assert isinstance(template, SellerOdrChanged)
-    health = template.model_copy(update={"seller_id": seller, "status": status})
-    return (seller, day, orders, defective, rate, status, health.model_dump_json())
+    combined = template.combined.model_copy(
+        update={"orders": orders, "defective_orders": defective, "rate": rate}
+    )
+    return template.model_copy(update={"seller_id": seller, "status": status, "combined": combined})
 
 
 def read_app(database_url: str) -> FastAPI:
@@ -56,7 +56,7 @@ def read_app(database_url: str) -> FastAPI:
         await postgres.apply_migrations(pool, postgres.SERVICEKIT_MIGRATIONS, store.MIGRATIONS)
         async with pool.acquire() as conn:
             for day in (AS_OF - timedelta(days=1), AS_OF):
-                await store.save_health(conn, [_row(*seller, day) for seller in SELLERS])
+                await store.save_health(conn, [_snapshot(*seller) for seller in SELLERS], day)
         pools.append(pool)
         try:
             yield

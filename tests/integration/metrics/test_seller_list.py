@@ -34,13 +34,15 @@ def _bearer(role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer token-{role}"}
 
 
-def _row(seller: str, orders: int, defective: int) -> tuple[str, date, int, int, Decimal, str, str]:
+def _snapshot(seller: str, orders: int, defective: int) -> SellerOdrChanged:
     rate = Decimal(defective) / Decimal(orders)
     status = "AT_RISK" if rate >= Decimal("0.01") else "NORMAL"
     template = seller_payloads()[0]
     assert isinstance(template, SellerOdrChanged)
-    health = template.model_copy(update={"seller_id": seller, "status": status})
-    return (seller, AS_OF, orders, defective, rate, status, health.model_dump_json())
+    combined = template.combined.model_copy(
+        update={"orders": orders, "defective_orders": defective, "rate": rate}
+    )
+    return template.model_copy(update={"seller_id": seller, "status": status, "combined": combined})
 
 
 @pytest.fixture
@@ -49,7 +51,7 @@ async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     try:
         await postgres.apply_migrations(pool, postgres.SERVICEKIT_MIGRATIONS, store.MIGRATIONS)
         async with pool.acquire() as conn:
-            await store.save_health(conn, [_row(*seller) for seller in SELLERS])
+            await store.save_health(conn, [_snapshot(*seller) for seller in SELLERS], AS_OF)
         readers = Readers(
             TokenGrant(sha256=hash_token(f"token-{role}"), role=role, subject=f"{role}-1")
             for role in ("reviewer", "seller")

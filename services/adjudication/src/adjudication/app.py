@@ -48,6 +48,7 @@ async def _scheduler(
     clock: Callable[[], datetime],
     *,
     tracing: Tracing,
+    cache: store.FactsCache,
 ) -> None:
     """Fire due deadlines, forever; on event time, "now" is the watermark in the database.
     Each pass takes a connection of its own from the pool, so one the database dropped is
@@ -60,7 +61,9 @@ async def _scheduler(
             else:
                 now = clock()
             fired = (
-                await handlers.fire_deadlines(pool, now=now, policy=policy, tracing=tracing)
+                await handlers.fire_deadlines(
+                    pool, now=now, policy=policy, tracing=tracing, cache=cache
+                )
                 if now
                 else 0
             )
@@ -94,14 +97,15 @@ def create_app(
     tracing = Tracing.for_service(settings.service_name, settings.otlp_endpoint, tracer_provider)
 
     timekeeper = settings.timekeeper(clock)
+    facts_cache = store.FactsCache()
 
     async def handle(conn: asyncpg.Connection, batch: list[Delivered]) -> None:
         await handlers.apply_batch(
-            conn, batch, policy=policy, timekeeper=timekeeper, tracing=tracing
+            conn, batch, policy=policy, timekeeper=timekeeper, tracing=tracing, cache=facts_cache
         )
 
     async def scheduler(pool: asyncpg.Pool, health: LoopHealth) -> None:
-        await _scheduler(pool, health, settings, policy, clock, tracing=tracing)
+        await _scheduler(pool, health, settings, policy, clock, tracing=tracing, cache=facts_cache)
 
     service = ConsumingService.from_settings(
         settings,

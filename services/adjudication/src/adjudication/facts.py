@@ -123,7 +123,8 @@ def foreign_refund(facts: OrderFacts | None, event: OrderFact) -> str | None:
 
 
 def empty(order_id: str, seller_id: str) -> OrderFacts:
-    return OrderFacts(order_id=order_id, seller_id=seller_id)
+    # Built without validation: both ids come from a fact that was validated on the way in.
+    return OrderFacts.model_construct(order_id=order_id, seller_id=seller_id)
 
 
 # Which dictionary of OrderFacts each kind of fact goes in, and the field that keys it.
@@ -141,9 +142,14 @@ _PLACES: dict[type[OrderFact], tuple[str, str]] = {
 
 
 def apply(facts: OrderFacts | None, event: OrderFact) -> OrderFacts:
-    """The facts after ``event``. Feedback is the metrics service's concern, not ours."""
+    """The facts after ``event``. Feedback is the metrics service's concern, not ours.
+
+    A fact that changes nothing gives back ``facts`` itself (the same object), so a caller
+    tells "changed" by identity, without comparing every field."""
     current = facts or empty(event.order_id, event.seller_id)
     if isinstance(event, OrderPlaced):
+        if current.placed == event and current.seller_id == event.seller_id:
+            return current
         return current.model_copy(update={"placed": event, "seller_id": event.seller_id})
     if isinstance(event, FeedbackPosted | FeedbackRemoved):
         return current

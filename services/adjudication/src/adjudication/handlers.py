@@ -162,16 +162,24 @@ class _Work:
         return planned
 
 
-async def _load(conn: asyncpg.Connection, order_ids: Iterable[str]) -> _Work:
+async def _load(
+    conn: asyncpg.Connection, order_ids: Iterable[str], cache: store.FactsCache | None
+) -> _Work:
     ids = set(order_ids)
     return _Work(
-        facts=await store.load_facts(conn, ids),
+        facts=await store.load_facts(conn, ids, cache),
         claims_by_order=await store.load_claims_of_orders(conn, ids),
     )
 
 
-async def _save(conn: asyncpg.Connection, work: _Work, now: datetime, policy: Policy) -> None:
-    await store.save_facts(conn, list(work.changed_facts.values()))
+async def _save(
+    conn: asyncpg.Connection,
+    work: _Work,
+    now: datetime,
+    policy: Policy,
+    cache: store.FactsCache | None,
+) -> None:
+    await store.save_facts(conn, list(work.changed_facts.values()), cache)
     await store.save_claims(conn, list(work.changed_claims.values()), now)
     await store.append_history(conn, work.history)
     await store.plan_order_deadlines(conn, work.automatic_filings(now, policy))
@@ -184,7 +192,7 @@ def _on_fact(work: _Work, fact: OrderFact, cause: Cause, now: datetime, policy: 
     if refusal is not None:
         raise RefusedMessage(REASON_REFUND_CURRENCY, refusal)
     after = fold.apply(before, fact)
-    if after == before:
+    if after is before:  # apply hands back the same facts when the fact changes nothing
         return
     work.facts[fact.order_id] = after
     work.changed_facts[fact.order_id] = after
@@ -257,13 +265,15 @@ async def apply_batch(
     policy: Policy,
     timekeeper: Timekeeper,
     tracing: Tracing = OFF,
+    cache: store.FactsCache | None = None,
 ) -> None:
     """Apply a batch of order facts and claim commands in time order (:func:`in_time_order`),
-    each in a span of its own (the decision), child of the consumer's."""
+    each in a span of its own (the decision), child of the consumer's; ``cache`` spares
+    parsing the stored facts of orders seen lately."""
     if not deliveries:
         return
     deliveries = in_time_order(deliveries, timekeeper.mode)
-    work = await _load(conn, (d.envelope.data.order_id for d in deliveries))
+    work = await _load(conn, (d.envelope.data.order_id for d in deliveries), cache)
     newest = await store.newest_event_time(conn)
     latest: datetime | None = None
     accepted: dict[tuple[str, int], datetime] = {}
@@ -294,12 +304,18 @@ async def apply_batch(
             key = (delivered.topic, delivered.partition)
             accepted[key] = max(accepted.get(key, stated), stated)
     assert latest is not None  # noqa: S101  # the batch is not empty
-    await _save(conn, work, latest, policy)
+    await _save(conn, work, latest, policy, cache)
     await store.advance_partition_clocks(conn, accepted)
 
 
 async def fire_deadlines(
-    pool: asyncpg.Pool, *, now: datetime, policy: Policy, limit: int = 200, tracing: Tracing = OFF
+    pool: asyncpg.Pool,
+    *,
+    now: datetime,
+    policy: Policy,
+    limit: int = 200,
+    tracing: Tracing = OFF,
+    cache: store.FactsCache | None = None,
 ) -> int:
     """Fire the deadlines due by ``now`` in one transaction, in one span (a trace of its own:
     the platform acted, not a message); how many fired."""
@@ -308,7 +324,9 @@ async def fire_deadlines(
         if not due:
             return 0
         with tracing.span("fire deadlines", attributes={"atoz.deadlines": len(due)}) as traced:
-            await _fire(conn, due, now=now, policy=policy, traceparent=traced.traceparent)
+            await _fire(
+                conn, due, now=now, policy=policy, traceparent=traced.traceparent, cache=cache
+            )
         return len(due)
 
 
@@ -319,11 +337,12 @@ async def _fire(
     now: datetime,
     policy: Policy,
     traceparent: str | None,
+    cache: store.FactsCache | None,
 ) -> None:
     claims = await store.load_claims(conn, (d.claim_id for d in due))
     order_ids = {d.order_id for d in due if d.order_id is not None}
     order_ids |= {claim.state.order_id for claim in claims.values() if claim.held}
-    work = await _load(conn, order_ids) if order_ids else _Work(facts={}, claims_by_order={})
+    work = await _load(conn, order_ids, cache) if order_ids else _Work({}, {})
     for loaded in claims.values():
         siblings = work.claims_by_order.setdefault(loaded.state.order_id, [])
         if all(c.state.claim_id != loaded.state.claim_id for c in siblings):
@@ -361,4 +380,4 @@ async def _fire(
         )
         work.apply(transition, cause, now)
     await store.delete_deadlines(conn, [(d.kind, d.claim_id) for d in due])
-    await _save(conn, work, now, policy)
+    await _save(conn, work, now, policy, cache)

@@ -10,35 +10,66 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import asyncpg
 
 from adjudication.facts import OrderFacts
 from adjudication.lifecycle import Claim, pending_deadlines
+from servicekit.rowcache import VersionedCache, fetch_versioned
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-async def load_facts(conn: asyncpg.Connection, order_ids: Iterable[str]) -> dict[str, OrderFacts]:
-    """The stored facts of these orders (missing orders are absent from the result)."""
-    rows = await conn.fetch(
-        "SELECT order_id, facts FROM order_facts WHERE order_id = ANY($1::text[])",
-        list(set(order_ids)),
-    )
-    return {row["order_id"]: OrderFacts.model_validate_json(row["facts"]) for row in rows}
+FactsCache = VersionedCache[OrderFacts]
+"""Order facts as this process last read or wrote them (see :mod:`servicekit.rowcache`)."""
+
+_LOAD_FACTS: Final = """
+SELECT f.order_id, f.xmin::text AS version,
+       CASE WHEN f.xmin::text IS DISTINCT FROM k.version THEN f.facts END AS facts
+FROM order_facts f LEFT JOIN unnest($2::text[], $3::text[]) AS k (order_id, version)
+    USING (order_id)
+WHERE f.order_id = ANY($1::text[])
+"""
 
 
-async def save_facts(conn: asyncpg.Connection, facts: Sequence[OrderFacts]) -> None:
+async def load_facts(
+    conn: asyncpg.Connection, order_ids: Iterable[str], cache: FactsCache | None = None
+) -> dict[str, OrderFacts]:
+    """The stored facts of these orders (missing orders are absent from the result). Rows the
+    cache holds at their current version are not sent, nor parsed, again."""
+    rows = await fetch_versioned(
+        conn, _LOAD_FACTS, order_ids, cache, OrderFacts.model_validate_json,
+        key="order_id", value="facts",
+    )  # fmt: skip
+    return {row["order_id"]: facts for row, facts in rows}
+
+
+# One statement for the batch: its RETURNING gives each row's new version for the cache.
+_SAVE_FACTS: Final = """
+INSERT INTO order_facts (order_id, seller_id, facts, updated_at)
+SELECT order_id, seller_id, facts, now()
+FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS given (order_id, seller_id, facts)
+ON CONFLICT (order_id) DO UPDATE SET seller_id = EXCLUDED.seller_id,
+    facts = EXCLUDED.facts, updated_at = EXCLUDED.updated_at
+RETURNING order_id, xmin::text AS version
+"""
+
+
+async def save_facts(
+    conn: asyncpg.Connection, facts: Sequence[OrderFacts], cache: FactsCache | None = None
+) -> None:
+    """Upsert the facts of these orders (each once); the cache learns their new versions."""
     if not facts:
         return
-    await conn.executemany(
-        "INSERT INTO order_facts (order_id, seller_id, facts, updated_at)"
-        " VALUES ($1, $2, $3::jsonb, now())"
-        " ON CONFLICT (order_id) DO UPDATE SET seller_id = EXCLUDED.seller_id,"
-        " facts = EXCLUDED.facts, updated_at = now()",
-        [(f.order_id, f.seller_id, f.model_dump_json()) for f in facts],
+    rows = await conn.fetch(
+        _SAVE_FACTS,
+        [f.order_id for f in facts],
+        [f.seller_id for f in facts],
+        [f.model_dump_json() for f in facts],
     )
+    if cache is not None:
+        cache.remember(rows, {f.order_id: f for f in facts}, key="order_id")
 
 
 def _claim(row: Any) -> Claim:

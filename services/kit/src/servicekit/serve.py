@@ -10,11 +10,13 @@ from typing import Any
 
 import uvicorn
 
+from servicekit.collector import tune_for_service
 from servicekit.settings import ServiceSettings
 
 
 def serve(app: Any, settings: ServiceSettings) -> None:
     """Serve ``app`` until stopped; logging stays as ``configure_logging`` set it."""
+    tune_for_service()
     uvicorn.run(
         app,
         host=settings.http_host,

@@ -48,6 +48,7 @@ async def _day_boundaries(
     interval: float,
     *,
     tracing: Tracing,
+    caches: store.Caches,
 ) -> None:
     """Orders leave the window when a day ends, even when nothing else happens: at each new
     day, every seller's health is recomputed (and published where it changed)."""
@@ -56,7 +57,7 @@ async def _day_boundaries(
         try:
             async with pool.acquire() as conn, conn.transaction():
                 last = await handlers.refresh_new_day(
-                    conn, today, last=last, settings=odr_settings, tracing=tracing
+                    conn, today, last=last, settings=odr_settings, tracing=tracing, caches=caches
                 )
             health.worked()
         except Exception as error:
@@ -78,6 +79,7 @@ def create_app(
     tracing = Tracing.for_service(settings.service_name, settings.otlp_endpoint, tracer_provider)
     odr_settings = settings.odr()
     timekeeper = settings.timekeeper(clock)
+    caches = store.Caches()
 
     async def as_of(conn: asyncpg.Connection) -> date:
         if settings.clock == "event":
@@ -89,13 +91,25 @@ def create_app(
         # On event time, "today" is the watermark after this batch: apply_batch works it out.
         today = None if settings.clock == "event" else clock().date()
         changed = await handlers.apply_batch(
-            conn, batch, settings=odr_settings, timekeeper=timekeeper, as_of=today, tracing=tracing
+            conn,
+            batch,
+            settings=odr_settings,
+            timekeeper=timekeeper,
+            as_of=today,
+            tracing=tracing,
+            caches=caches,
         )
         recomputed.inc(changed)
 
     async def day_boundaries(pool: asyncpg.Pool, health: LoopHealth) -> None:
         await _day_boundaries(
-            pool, health, as_of, odr_settings, settings.day_check_seconds, tracing=tracing
+            pool,
+            health,
+            as_of,
+            odr_settings,
+            settings.day_check_seconds,
+            tracing=tracing,
+            caches=caches,
         )
 
     service = ConsumingService.from_settings(

@@ -19,7 +19,7 @@ from contracts import codec
 from contracts.claims import ClaimEvent
 from contracts.envelope import Payload, wrap
 from contracts.orders import OrderFact
-from contracts.sellers import SellerOdrChanged, SellerStatusChanged
+from contracts.sellers import SellerStatusChanged
 from contracts.topics import SELLERS_HEALTH
 from metrics import odr, store
 from metrics.odr import DayCounts, OdrSettings
@@ -42,6 +42,7 @@ async def apply_batch(
     timekeeper: Timekeeper | None,
     as_of: date | None = None,
     tracing: Tracing = OFF,
+    caches: store.Caches | None = None,
 ) -> int:
     """Apply order facts and claim events; recompute the health of every seller touched (in a
     span, see :func:`_health_parent`); the number of health snapshots that changed (and were
@@ -61,7 +62,7 @@ async def apply_batch(
         if refusal is not None:
             raise RefusedMessage(REASON_EVENT_TIME_OUT_OF_BOUNDS, refusal)
         newest = max(newest or stated, stated)
-    stored = await store.load_orders(conn, (d.envelope.data.order_id for d in relevant))
+    stored = await store.load_orders(conn, (d.envelope.data.order_id for d in relevant), caches)
     states = {order_id: entry.state for order_id, entry in stored.items()}
     for delivered in relevant:
         event = delivered.envelope.data
@@ -78,7 +79,7 @@ async def apply_batch(
             delta = (now_counted or DayCounts()) - (previous or DayCounts())
             deltas[key] = deltas.get(key, DayCounts()) + delta
         saved.append(store.Stored(state, now_counted))
-    await store.save_orders(conn, saved)
+    await store.save_orders(conn, saved, caches)
     await store.add_to_days(conn, deltas)
     latest = max(d.envelope.time for d in relevant)
     watermark = await store.advance_watermark(conn, latest)
@@ -99,6 +100,7 @@ async def apply_batch(
             settings=settings,
             cause=relevant[-1].envelope.id,
             traceparent=traced.traceparent,
+            caches=caches,
         )
 
 
@@ -118,6 +120,7 @@ async def refresh_new_day(
     last: date | None,
     settings: OdrSettings,
     tracing: Tracing = OFF,
+    caches: store.Caches | None = None,
 ) -> date:
     """At a new day, recompute every seller's health (orders leave the window, or enter it past
     the lag, even when nothing else happens; ``as_of`` moves on); the day it is. "Today" is read
@@ -135,6 +138,7 @@ async def refresh_new_day(
                 settings=settings,
                 cause=f"day/{current}",
                 traceparent=traced.traceparent,
+                caches=caches,
             )
     return current
 
@@ -147,6 +151,7 @@ async def refresh_health(
     settings: OdrSettings,
     cause: str,
     traceparent: str | None = None,
+    caches: store.Caches | None = None,
 ) -> int:
     """Recompute each seller's health snapshot as of ``as_of`` (:func:`metrics.odr.snapshot`);
     save every one that differs from the stored snapshot in any figure, ``as_of`` included, with
@@ -158,27 +163,15 @@ async def refresh_health(
     await store.lock_health(conn)
     first, last = odr.window(as_of, settings)
     days = await store.load_days(conn, sellers, first, last)
-    stored = await store.load_health(conn, sellers)
-    rows, messages = [], []
+    stored = await store.load_health(conn, sellers, caches)
+    snapshots, messages = [], []
     for seller in sellers:
         fresh = odr.snapshot(seller, days.get(seller, {}), as_of, settings)
-        row = stored.get(seller)
-        before = None if row is None else SellerOdrChanged.model_validate_json(row["health"])
-        decision = odr.refresh(before, fresh)
+        decision = odr.refresh(stored.get(seller), fresh)
         if not decision.save:
             continue
         combined = fresh.combined
-        rows.append(
-            (
-                seller,
-                as_of,
-                combined.orders,
-                combined.defective_orders,
-                combined.rate,
-                fresh.status,
-                fresh.model_dump_json(),
-            )
-        )
+        snapshots.append(fresh)
         outgoing: list[tuple[int, Payload]] = []
         if decision.odr_changed:
             outgoing.append((0, fresh))
@@ -210,6 +203,6 @@ async def refresh_health(
                     traceparent,
                 )
             )
-    await store.save_health(conn, rows)
+    await store.save_health(conn, snapshots, as_of, caches)
     await enqueue(conn, messages)
-    return len(rows)
+    return len(snapshots)

@@ -7,7 +7,7 @@ outbox events commit together.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -15,7 +15,9 @@ from typing import Any, Final
 import asyncpg
 import orjson
 
+from contracts.sellers import SellerOdrChanged
 from metrics.odr import ClaimMark, DayCounts, OrderDefects
+from servicekit.rowcache import VersionedCache, fetch_versioned
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -57,56 +59,84 @@ class Stored:
     counted: DayCounts | None
 
 
-async def load_orders(conn: asyncpg.Connection, order_ids: Iterable[str]) -> dict[str, Stored]:
-    rows = await conn.fetch(
-        "SELECT order_id, state, counted, defective, claim, negative_feedback, chargeback"
-        " FROM order_defects WHERE order_id = ANY($1::text[]) FOR UPDATE",
-        list(set(order_ids)),
+@dataclass(frozen=True, slots=True)
+class Caches:
+    """What this process last read or wrote of orders and health (:mod:`servicekit.rowcache`)."""
+
+    orders: VersionedCache[OrderDefects] = field(default_factory=VersionedCache)
+    health: VersionedCache[SellerOdrChanged] = field(default_factory=VersionedCache)
+
+
+_LOAD_ORDERS: Final = """
+SELECT d.order_id, d.xmin::text AS version,
+       CASE WHEN d.xmin::text IS DISTINCT FROM k.version THEN d.state END AS state,
+       d.counted, d.defective, d.claim, d.negative_feedback, d.chargeback
+FROM order_defects d LEFT JOIN unnest($2::text[], $3::text[]) AS k (order_id, version)
+    USING (order_id)
+WHERE d.order_id = ANY($1::text[])
+FOR UPDATE OF d
+"""
+
+
+async def load_orders(
+    conn: asyncpg.Connection, order_ids: Iterable[str], caches: Caches | None = None
+) -> dict[str, Stored]:
+    """The stored state of these orders, locked for the transaction; a state the cache holds
+    at its row's current version is neither sent nor parsed again."""
+    cache = caches.orders if caches is not None else None
+    rows = await fetch_versioned(
+        conn, _LOAD_ORDERS, order_ids, cache, load_state, key="order_id", value="state"
     )
-    found = {}
-    for row in rows:
-        counted = (
-            DayCounts(
-                1,
-                int(row["defective"]),
-                int(row["claim"]),
-                int(row["negative_feedback"]),
-                int(row["chargeback"]),
-            )
-            if row["counted"]
-            else None
-        )
-        found[row["order_id"]] = Stored(load_state(row["state"]), counted)
-    return found
+    return {row["order_id"]: Stored(state, _counted(row)) for row, state in rows}
 
 
-async def save_orders(conn: asyncpg.Connection, orders: Sequence[Stored]) -> None:
+def _counted(row: Any) -> DayCounts | None:
+    if not row["counted"]:
+        return None
+    return DayCounts(
+        1,
+        int(row["defective"]),
+        int(row["claim"]),
+        int(row["negative_feedback"]),
+        int(row["chargeback"]),
+    )
+
+
+# One statement for the batch; RETURNING gives each row's new version for the cache.
+_SAVE_ORDERS: Final = """
+INSERT INTO order_defects (order_id, seller_id, channel, order_date, state, counted,
+    defective, claim, negative_feedback, chargeback)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::jsonb[],
+    $6::bool[], $7::bool[], $8::bool[], $9::bool[], $10::bool[])
+ON CONFLICT (order_id) DO UPDATE SET seller_id = EXCLUDED.seller_id,
+    channel = EXCLUDED.channel, order_date = EXCLUDED.order_date, state = EXCLUDED.state,
+    counted = EXCLUDED.counted, defective = EXCLUDED.defective, claim = EXCLUDED.claim,
+    negative_feedback = EXCLUDED.negative_feedback, chargeback = EXCLUDED.chargeback
+RETURNING order_id, xmin::text AS version
+"""
+
+
+async def save_orders(
+    conn: asyncpg.Connection, orders: Sequence[Stored], caches: Caches | None = None
+) -> None:
+    """Upsert these orders' states (each once); the cache learns their new versions."""
     if not orders:
         return
-    await conn.executemany(
-        "INSERT INTO order_defects (order_id, seller_id, channel, order_date, state, counted,"
-        " defective, claim, negative_feedback, chargeback)"
-        " VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10)"
-        " ON CONFLICT (order_id) DO UPDATE SET seller_id = EXCLUDED.seller_id,"
-        " channel = EXCLUDED.channel, order_date = EXCLUDED.order_date, state = EXCLUDED.state,"
-        " counted = EXCLUDED.counted, defective = EXCLUDED.defective, claim = EXCLUDED.claim,"
-        " negative_feedback = EXCLUDED.negative_feedback, chargeback = EXCLUDED.chargeback",
-        [
-            (
-                o.state.order_id,
-                o.state.seller_id,
-                o.state.channel,
-                o.state.order_date,
-                dump_state(o.state),
-                o.counted is not None,
-                bool(o.counted and o.counted.defective),
-                bool(o.counted and o.counted.claims),
-                bool(o.counted and o.counted.negative_feedback),
-                bool(o.counted and o.counted.chargebacks),
-            )
-            for o in orders
-        ],
+    rows = await conn.fetch(
+        _SAVE_ORDERS,
+        [o.state.order_id for o in orders],
+        [o.state.seller_id for o in orders],
+        [o.state.channel for o in orders],
+        [o.state.order_date for o in orders],
+        [dump_state(o.state) for o in orders],
+        [o.counted is not None for o in orders],
+        [bool(o.counted and o.counted.defective) for o in orders],
+        [bool(o.counted and o.counted.claims) for o in orders],
+        [bool(o.counted and o.counted.negative_feedback) for o in orders],
+        [bool(o.counted and o.counted.chargebacks) for o in orders],
     )
+    if caches is not None:
+        caches.orders.remember(rows, {o.state.order_id: o.state for o in orders}, key="order_id")
 
 
 DayKey = tuple[str, str, date]
@@ -152,36 +182,72 @@ async def load_days(
     return found
 
 
-async def load_health(conn: asyncpg.Connection, seller_ids: Iterable[str]) -> dict[str, Any]:
-    rows = await conn.fetch(
-        "SELECT seller_id, as_of, orders, defective, status, health FROM seller_health"
-        " WHERE seller_id = ANY($1::text[]) FOR UPDATE",
-        list(set(seller_ids)),
-    )
-    return {row["seller_id"]: row for row in rows}
+_LOAD_HEALTH: Final = """
+SELECT h.seller_id, h.xmin::text AS version,
+       CASE WHEN h.xmin::text IS DISTINCT FROM k.version THEN h.health END AS health
+FROM seller_health h LEFT JOIN unnest($2::text[], $3::text[]) AS k (seller_id, version)
+    USING (seller_id)
+WHERE h.seller_id = ANY($1::text[])
+FOR UPDATE OF h
+"""
+
+
+async def load_health(
+    conn: asyncpg.Connection, seller_ids: Iterable[str], caches: Caches | None = None
+) -> dict[str, SellerOdrChanged]:
+    """The stored health snapshot of these sellers, locked for the transaction (parsed only
+    when the cache does not hold it at its current version)."""
+    cache = caches.health if caches is not None else None
+    rows = await fetch_versioned(
+        conn, _LOAD_HEALTH, seller_ids, cache, SellerOdrChanged.model_validate_json,
+        key="seller_id", value="health",
+    )  # fmt: skip
+    return {row["seller_id"]: health for row, health in rows}
+
+
+_SAVE_HEALTH: Final = """
+INSERT INTO seller_health (seller_id, as_of, orders, defective, rate, status, health,
+    updated_at)
+SELECT *, now() FROM unnest($1::text[], $2::date[], $3::int[], $4::int[], $5::numeric[],
+    $6::text[], $7::jsonb[])
+ON CONFLICT (seller_id) DO UPDATE SET as_of = EXCLUDED.as_of,
+    orders = EXCLUDED.orders, defective = EXCLUDED.defective, rate = EXCLUDED.rate,
+    status = EXCLUDED.status, health = EXCLUDED.health, updated_at = now()
+RETURNING seller_id, xmin::text AS version
+"""
 
 
 async def save_health(
-    conn: asyncpg.Connection, rows: Sequence[tuple[str, date, int, int, Any, str, str]]
+    conn: asyncpg.Connection,
+    snapshots: Sequence[SellerOdrChanged],
+    as_of: date,
+    caches: Caches | None = None,
 ) -> None:
-    """(seller, as_of, orders, defective, rate, status, health JSON) per seller; and its day
-    in the history."""
-    if not rows:
+    """Each seller's new health snapshot as of ``as_of``, and its day in the history; the cache
+    learns the snapshots' row versions."""
+    if not snapshots:
         return
-    await conn.executemany(
-        "INSERT INTO seller_health (seller_id, as_of, orders, defective, rate, status, health,"
-        " updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, now())"
-        " ON CONFLICT (seller_id) DO UPDATE SET as_of = EXCLUDED.as_of,"
-        " orders = EXCLUDED.orders, defective = EXCLUDED.defective, rate = EXCLUDED.rate,"
-        " status = EXCLUDED.status, health = EXCLUDED.health, updated_at = now()",
-        rows,
-    )
+    rows = [
+        (
+            s.seller_id,
+            as_of,
+            s.combined.orders,
+            s.combined.defective_orders,
+            s.combined.rate,
+            s.status,
+        )
+        for s in snapshots
+    ]
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    saved = await conn.fetch(_SAVE_HEALTH, *columns, [s.model_dump_json() for s in snapshots])
+    if caches is not None:
+        caches.health.remember(saved, {s.seller_id: s for s in snapshots}, key="seller_id")
     await conn.executemany(
         "INSERT INTO seller_history (seller_id, day, orders, defective, rate, status)"
         " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (seller_id, day) DO UPDATE SET"
         " orders = EXCLUDED.orders, defective = EXCLUDED.defective, rate = EXCLUDED.rate,"
         " status = EXCLUDED.status",
-        [row[:6] for row in rows],
+        rows,
     )
 
 
