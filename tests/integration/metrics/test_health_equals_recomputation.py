@@ -35,7 +35,7 @@ from tests.unit.metrics.histories import (
 )
 
 pytestmark = pytest.mark.integration
-TABLES = "order_defects, seller_days, seller_health, seller_history, watermark, outbox"
+TABLES = "order_defects, seller_days, seller_health, seller_history, partition_watermark, outbox"
 
 
 def _delivered(events: tuple[Payload, ...], day: date) -> list[Delivered]:

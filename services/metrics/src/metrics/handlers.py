@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Final
 
 import asyncpg
@@ -80,10 +80,12 @@ async def apply_batch(
             deltas[key] = deltas.get(key, DayCounts()) + delta
         saved.append(store.Stored(state, now_counted))
     await store.save_orders(conn, saved, caches)
-    await store.add_to_days(conn, deltas)
-    latest = max(d.envelope.time for d in relevant)
-    watermark = await store.advance_watermark(conn, latest)
     sellers = {entry.state.seller_id for entry in saved if entry.state.seller_id}
+    # The sellers' locks before their rows: replicas applying batches of other partitions
+    # touch the same sellers, and must take turns per seller (in one order: no deadlock).
+    await store.lock_sellers(conn, sellers)
+    await store.add_to_days(conn, deltas)
+    assert newest is not None  # noqa: S101  # the batch is not empty
     parent = _health_parent(relevant)
     # Linked to every other message's span, so each trace finds the update it fed.
     links = [d.traceparent for d in relevant if d.traceparent != parent] if tracing.enabled else []
@@ -93,15 +95,21 @@ async def apply_batch(
         links=links[:_MAX_LINKS],
         attributes={"atoz.sellers": len(sellers), "atoz.messages": len(relevant)},
     ) as traced:
-        return await refresh_health(
+        changed = await refresh_health(
             conn,
             sellers,
-            as_of=as_of or watermark.date(),
+            as_of=as_of or newest.date(),
             settings=settings,
             cause=relevant[-1].envelope.id,
             traceparent=traced.traceparent,
             caches=caches,
         )
+    newest_read: dict[tuple[str, int], datetime] = {}
+    for delivered in relevant:
+        at, where = delivered.envelope.time, (delivered.topic, delivered.partition)
+        newest_read[where] = max(newest_read.get(where, at), at)
+    await store.advance_watermark(conn, newest_read)
+    return changed
 
 
 def _health_parent(relevant: Sequence[Delivered]) -> str | None:
@@ -126,7 +134,7 @@ async def refresh_new_day(
     the lag, even when nothing else happens; ``as_of`` moves on); the day it is. "Today" is read
     under the health lock, so a batch that moved the day on meanwhile is seen, not overwritten
     with yesterday's window."""
-    await store.lock_health(conn)
+    await store.lock_all_sellers(conn)
     current = await today(conn)
     if current != last:
         sellers = await store.all_sellers(conn, *odr.window(current, settings))
@@ -160,7 +168,7 @@ async def refresh_health(
     sellers = sorted(set(sellers))
     if not sellers:
         return 0
-    await store.lock_health(conn)
+    await store.lock_sellers(conn, sellers)  # held already when a batch calls: re-entrant
     first, last = odr.window(as_of, settings)
     days = await store.load_days(conn, sellers, first, last)
     stored = await store.load_health(conn, sellers, caches)

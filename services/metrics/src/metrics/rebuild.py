@@ -67,7 +67,8 @@ async def rebuild(
     try:
         await postgres.apply_migrations(pool, postgres.SERVICEKIT_MIGRATIONS, store.MIGRATIONS)
         await pool.execute(
-            "TRUNCATE order_defects, seller_days, seller_health, seller_history, watermark"
+            "TRUNCATE order_defects, seller_days, seller_health, seller_history,"
+            " partition_watermark"
         )
         await pool.execute("DELETE FROM inbox WHERE consumer = $1", REBUILD_CONSUMER)
         topics: dict[str, Topic] = {ORDERS.name: ORDERS, CLAIMS_EVENTS.name: CLAIMS_EVENTS}

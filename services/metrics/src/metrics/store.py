@@ -6,6 +6,7 @@ outbox events commit together.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -146,7 +147,8 @@ async def add_to_days(conn: asyncpg.Connection, deltas: Mapping[DayKey, DayCount
     """Add ``deltas`` (which may be negative) to the per-seller daily counts."""
     rows = [
         (seller, channel, day, d.orders, d.defective, d.claims, d.negative_feedback, d.chargebacks)
-        for (seller, channel, day), d in deltas.items()
+        # In key order: two transactions upserting the same days lock them in the same order.
+        for (seller, channel, day), d in sorted(deltas.items())
         if d != DayCounts()
     ]
     if rows:
@@ -251,15 +253,36 @@ async def save_health(
     )
 
 
-HEALTH_LOCK: Final = 0x0D2_4EA17
-"""The advisory lock every transaction that recomputes health holds (see :func:`lock_health`)."""
+SELLER_LOCKS: Final = 0x0D2_4EA17
+"""The advisory-lock namespace of sellers' stripes (see :func:`lock_sellers`)."""
+SELLER_STRIPES: Final = 256
+"""Sellers share this many locks (by hash): a transaction holds at most this many, well within
+PostgreSQL's lock table, however many sellers a day refresh recomputes."""
 
 
-async def lock_health(conn: asyncpg.Connection) -> None:
-    """Serialise health recomputations until the transaction ends. The consumer's batch and the
-    day-boundary refresh run in separate transactions: without this, a refresh that read the
-    daily counts before a batch committed could write its stale figures over the batch's."""
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", HEALTH_LOCK)
+def seller_stripe(seller_id: str) -> int:
+    """The lock stripe of a seller: the same in every process (CRC-32 of its id)."""
+    return zlib.crc32(seller_id.encode()) % SELLER_STRIPES
+
+
+_LOCK_STRIPES: Final = (
+    "SELECT pg_advisory_xact_lock($1, stripe) FROM unnest($2::int[]) AS stripe ORDER BY stripe"
+)
+
+
+async def lock_sellers(conn: asyncpg.Connection, sellers: Iterable[str]) -> None:
+    """Hold these sellers' locks until the transaction ends, taken in ascending stripe order so
+    that two transactions never wait on each other in a cycle. Batches of different sellers
+    run side by side (replicas, each on its own partitions); a batch and a day refresh that
+    share a seller take turns, so neither writes figures older than the other's."""
+    stripes = sorted({seller_stripe(seller) for seller in sellers})
+    if stripes:
+        await conn.execute(_LOCK_STRIPES, SELLER_LOCKS, stripes)
+
+
+async def lock_all_sellers(conn: asyncpg.Connection) -> None:
+    """Every seller's lock (a day refresh recomputes them all)."""
+    await conn.execute(_LOCK_STRIPES, SELLER_LOCKS, list(range(SELLER_STRIPES)))
 
 
 async def all_sellers(conn: asyncpg.Connection, first: date, last: date) -> list[str]:
@@ -273,16 +296,25 @@ async def all_sellers(conn: asyncpg.Connection, first: date, last: date) -> list
     return [row["seller_id"] for row in rows]
 
 
-async def advance_watermark(conn: asyncpg.Connection, event_time: datetime) -> datetime:
-    """Move the event-time watermark forward (never back); the watermark after the call."""
-    value = await conn.fetchval(
-        "INSERT INTO watermark (id, event_time) VALUES (true, $1) ON CONFLICT (id) DO UPDATE"
-        " SET event_time = GREATEST(watermark.event_time, $1) RETURNING event_time",
-        event_time,
-    )
-    assert isinstance(value, datetime)  # noqa: S101  # the column is NOT NULL
-    return value
+async def advance_watermark(
+    conn: asyncpg.Connection, newest: Mapping[tuple[str, int], datetime]
+) -> None:
+    """Move each partition's watermark forward to the newest event time read on it (never
+    back). Each partition's row is written only by the replica consuming it."""
+    if newest:
+        await conn.execute(
+            "INSERT INTO partition_watermark (topic, partition, event_time)"
+            " SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[])"
+            " ON CONFLICT (topic, partition) DO UPDATE"
+            " SET event_time = GREATEST(partition_watermark.event_time, EXCLUDED.event_time)",
+            *(
+                list(column)
+                for column in zip(*((t, p, at) for (t, p), at in newest.items()), strict=True)
+            ),
+        )
 
 
-async def watermark(conn: asyncpg.Connection) -> Any:
-    return await conn.fetchval("SELECT event_time FROM watermark")
+async def watermark(conn: asyncpg.Connection) -> datetime | None:
+    """The event-time watermark: the newest event time read on any partition (None before)."""
+    value = await conn.fetchval("SELECT max(event_time) FROM partition_watermark")
+    return value if isinstance(value, datetime) else None
