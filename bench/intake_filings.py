@@ -24,13 +24,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import report
 from bench.intake_servers import BENCH_TOKEN
 from bench.load import LoadResult, closed_loop, open_loop, post_request, single
 from contracts.access import ADMIN
 from servicekit.kafka import KafkaAccess
 from tests.support.kafka import kafka_from_env
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def _free_port() -> int:
@@ -97,13 +96,32 @@ async def _measure(
     try:
         await _wait_until_serving(port, requests[0])
         await closed_loop(port, pick, connections, seconds=3)  # warm-up
+        cpu_before = _cpu_seconds(server.pid)
         sustained = await closed_loop(port, pick, connections, seconds)
+        cpu_after = _cpu_seconds(server.pid)
         half = sustained.rate() / 2
         paced = await open_loop(port, pick, rate=half, seconds=seconds)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
-    return _summary(kind, sustained, paced, half)
+    summary = _summary(kind, sustained, paced, half)
+    if cpu_before is not None and cpu_after is not None:
+        cpu = cpu_after - cpu_before
+        # The server's own CPU time a request under the sustained load: a busy neighbour slows
+        # the wall clock (the rate) far more than it changes this.
+        summary["cpu_ms_per_request"] = round(
+            cpu / max(sum(sustained.statuses.values()), 1) * 1000, 3
+        )
+    return summary
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User and system CPU seconds of process ``pid`` so far (Linux), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _summary(kind: str, sustained: LoadResult, paced: LoadResult, half: float) -> dict[str, Any]:
@@ -130,6 +148,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs; medians kept")
+    report.add_arguments(parser)
     args = parser.parse_args()
     kafka = _kafka()
     # This machine's neighbours come and go: alternate the two servers over several rounds and
@@ -139,8 +158,10 @@ def main() -> None:
         for kind in ("bare", "ours"):
             runs[kind].append(asyncio.run(_measure(kind, kafka, args.seconds, args.connections)))
     bare, ours = _median_run(runs["bare"]), _median_run(runs["ours"])
+    for row, kind in ((bare, "bare"), (ours, "ours")):
+        row["all_rounds_cpu_ms_per_request"] = [r.get("cpu_ms_per_request") for r in runs[kind]]
     ratio = ours["accepted_per_second"] / bare["accepted_per_second"]
-    report = {
+    written = {
         "name": "intake_filings",
         "unit": "accepted filings per second (HTTP in, Kafka acks=all)",
         "ours": ours["accepted_per_second"],
@@ -153,8 +174,7 @@ def main() -> None:
         "rounds": args.rounds,
         "details": {"ours": ours, "baseline": bare},
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "intake_filings.json").write_text(json.dumps(report, indent=2) + "\n")
+    report.write(written, args)
     for row in (bare, ours):
         print(
             f"{row['kind']:>5}: {row['accepted_per_second']:8.1f}/s sustained (median of "
