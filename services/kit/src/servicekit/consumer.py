@@ -466,6 +466,8 @@ class BatchConsumer:
                     )
             finally:
                 await settle(pending)
+            if self._metrics is not None:
+                self._metrics.count_published(self._topics[r.topic].dlq for r in rejected)
 
         await self._retry(publish, "dead_letter")
 

@@ -151,6 +151,7 @@ class OutboxRelay:
         idle_poll_seconds: float = 1.0,
         backoff: Backoff | None = None,
         tracing: Tracing = OFF,
+        on_published: Callable[[Iterable[str]], None] | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -162,6 +163,7 @@ class OutboxRelay:
         self._idle_poll_seconds = idle_poll_seconds
         self._backoff = backoff or Backoff()
         self._tracing = tracing
+        self._on_published = on_published
         self._listener: asyncpg.Connection | None = None
         self._wake = asyncio.Event()
         self._stop_requested = asyncio.Event()
@@ -280,6 +282,8 @@ class OutboxRelay:
                 for span in spans:  # each publish lasts until the broker acknowledged
                     span.end()
             await connection.execute(_DELETE, [row["id"] for row in rows])
+        if self._on_published is not None:  # acknowledged and deleted: published for good
+            self._on_published(row["topic"] for row in rows)
         log.debug("outbox.published", count=len(rows))
         return len(rows)
 
