@@ -413,6 +413,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=TIMEOUT, help="seconds per phase")
     report.add_arguments(parser)
     args = parser.parse_args()
+    # Both sides share the process: the collector is set once, as the service is served.
+    collector = report.collector_as_served()
     try:
         result = asyncio.run(_main(args.claims, args.timeout))
     except BenchStuckError as stuck:
@@ -426,6 +428,7 @@ def main() -> None:
         "ratio": round(ours / baseline, 3),
         "date": datetime.now(UTC).date().isoformat(),
         "machine": f"{os.cpu_count()} cores",
+        "collector": collector,
         "details": result,
     }
     report.write(written, args)

@@ -246,6 +246,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     report.add_arguments(parser)
     args = parser.parse_args()
+    collector = report.collector_as_served()  # as the service is served; both sides share it
     result = asyncio.run(_main(args.events, args.batch))
     ours, baseline = round(result["ours"], 1), round(result["baseline"], 1)
     single = round(result["one_transaction_per_event"], 1)
@@ -258,6 +259,7 @@ def main() -> None:
         "one_transaction_per_event": single,
         "batching_gain": round(ours / single, 1),
         "batch": args.batch,
+        "collector": collector,
         "events": args.events,
         "read_latency": result["reads"],
         "date": datetime.now(UTC).date().isoformat(),

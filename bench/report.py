@@ -36,3 +36,15 @@ def write(report: dict[str, Any], args: argparse.Namespace) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n")
     return path
+
+
+def collector_as_served() -> str:
+    """Set the garbage collector as the measured code's ``servicekit.serve`` does, and say how
+    (kept in the result): "tuned", or "defaults" for code from before
+    ``servicekit.collector`` (an older checkout), which was served with CPython's defaults."""
+    try:
+        from servicekit.collector import tune_for_service  # noqa: PLC0415  # may be absent
+    except ImportError:
+        return "defaults"
+    tune_for_service()
+    return "tuned"
