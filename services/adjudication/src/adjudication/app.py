@@ -14,15 +14,17 @@ from datetime import datetime
 
 import asyncpg
 import structlog
+from aiokafka.errors import KafkaError
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 
 from adjudication import handlers, store
 from adjudication.api import build_router
+from adjudication.eventclock import PartitionKey, event_clock
 from adjudication.policy import Policy
 from adjudication.settings import AdjudicationSettings
 from contracts.topics import CLAIMS_COMMANDS, CLAIMS_EVENTS, ORDERS
-from servicekit import asyncapi
+from servicekit import asyncapi, progress
 from servicekit.auth import Readers
 from servicekit.delivery import Delivered
 from servicekit.kafka import utc_now
@@ -40,6 +42,29 @@ DESCRIPTION = (
 )
 
 
+INPUTS = (ORDERS, CLAIMS_COMMANDS)
+
+
+class EventTime:
+    """ "Now" on event time: the partitions' times in the database, with Kafka's word on which
+    partitions still hold unread records (asked again by every scheduler pass; the read API
+    and the gauges use the latest answer)."""
+
+    def __init__(self, service: ConsumingService, idle_seconds: float) -> None:
+        self._service = service
+        self._idle_seconds = idle_seconds
+        self.unread: frozenset[PartitionKey] | None = None
+
+    async def refresh(self) -> None:
+        """Ask Kafka which input partitions the group has not read to their end."""
+        consumer = self._service.consumer.subscriber.consumer
+        self.unread = await progress.unread_partitions(consumer, [t.name for t in INPUTS])
+
+    async def now(self, conn: asyncpg.Connection) -> datetime | None:
+        """The event-time clock as of the latest answer (None before any event)."""
+        return event_clock(await store.partition_times(conn, self._idle_seconds), self.unread)
+
+
 async def _scheduler(
     pool: asyncpg.Pool,
     health: LoopHealth,
@@ -47,17 +72,20 @@ async def _scheduler(
     policy: Policy,
     clock: Callable[[], datetime],
     *,
+    event_time: EventTime,
     tracing: Tracing,
     cache: store.FactsCache,
 ) -> None:
-    """Fire due deadlines, forever; on event time, "now" is the watermark in the database.
-    Each pass takes a connection of its own from the pool, so one the database dropped is
-    never reused; the pass is reported on ``health`` for the probes."""
+    """Fire due deadlines, forever; on event time, "now" is :class:`EventTime`'s, asked of
+    Kafka afresh each pass (a pass that cannot ask fires nothing). Each pass takes a connection
+    of its own from the pool, so one the database dropped is never reused; the pass is reported
+    on ``health`` for the probes."""
     while True:
         try:
             if settings.clock == "event":
+                await event_time.refresh()
                 async with pool.acquire() as conn:
-                    now = await store.watermark(conn, settings.event_clock_idle_seconds)
+                    now = await event_time.now(conn)
             else:
                 now = clock()
             fired = (
@@ -68,8 +96,8 @@ async def _scheduler(
                 else 0
             )
             health.worked()
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            log.warning("scheduler.retry", error=str(error))
+        except (OSError, KafkaError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            log.warning("scheduler.retry", error=f"{type(error).__name__}: {error}")
             health.failed(error)
             fired = 0
         except Exception as error:
@@ -105,11 +133,20 @@ def create_app(
         )
 
     async def scheduler(pool: asyncpg.Pool, health: LoopHealth) -> None:
-        await _scheduler(pool, health, settings, policy, clock, tracing=tracing, cache=facts_cache)
+        await _scheduler(
+            pool,
+            health,
+            settings,
+            policy,
+            clock,
+            event_time=event_time,
+            tracing=tracing,
+            cache=facts_cache,
+        )
 
     service = ConsumingService.from_settings(
         settings,
-        topics=[ORDERS, CLAIMS_COMMANDS],
+        topics=INPUTS,
         publishes=[CLAIMS_EVENTS],
         migrations=store.MIGRATIONS,
         handler=handle,
@@ -117,13 +154,14 @@ def create_app(
         description=DESCRIPTION,
         tracing=tracing,
     )
+    event_time = EventTime(service, settings.event_clock_idle_seconds)
     app = FastAPI(title="A-to-z claims: adjudication", version="1.0.0", lifespan=service.lifespan)
     install_problem_handlers(app)
 
     async def service_now() -> datetime:
         if settings.clock == "event":
             async with service.pool.acquire() as conn:
-                return await store.watermark(conn, settings.event_clock_idle_seconds) or clock()
+                return await event_time.now(conn) or clock()
         return clock()
 
     app.include_router(build_router(lambda: service.pool, Readers(settings.tokens), service_now))
@@ -134,7 +172,7 @@ def create_app(
 
     async def sample(pool: asyncpg.Pool) -> None:
         async with pool.acquire() as conn:
-            moment = await store.watermark(conn, settings.event_clock_idle_seconds)
+            moment = await event_time.now(conn)
             now = (moment or clock()) if settings.clock == "event" else clock()
             counts = await store.deadline_counts(conn, now)
         service.metrics.watermark.set(moment.timestamp() if moment else 0)

@@ -41,8 +41,9 @@ class AdjudicationSettings(ConsumerSettings, ClockSettings):
     event_clock_idle_seconds: float = Field(
         default=5.0,
         gt=0,
-        description="On event time, a partition read less recently than this (wall seconds) "
-        "stops holding the clock back.",
+        description="On event time, a partition read to its log end (the group's committed "
+        "offset there reaches it) and not read for this long (wall seconds) stops holding the "
+        "clock back; one with unread records holds it however long it is quiet.",
     )
     tokens: tuple[TokenGrant, ...] = Field(
         default=(), description="Bearer tokens for the read API, as for intake: JSON list."

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import asyncpg
 
+from adjudication.eventclock import PartitionTime
 from adjudication.facts import OrderFacts
 from adjudication.lifecycle import Claim, pending_deadlines
 from servicekit.rowcache import VersionedCache, fetch_versioned
@@ -240,18 +241,19 @@ async def newest_event_time(conn: asyncpg.Connection) -> datetime | None:
     return value if isinstance(value, datetime) else None
 
 
-async def watermark(conn: asyncpg.Connection, idle_seconds: float = 5.0) -> datetime | None:
-    """The event-time clock: the oldest newest-event-time among partitions read in the last
-    ``idle_seconds`` (wall time); when every partition is idle, the newest of all. A partition
-    that has gone quiet stops holding time back; one still being read does."""
-    value = await conn.fetchval(
-        "SELECT COALESCE("
-        " (SELECT min(event_time) FROM partition_clock"
-        "  WHERE seen_at > clock_timestamp() - make_interval(secs => $1)),"
-        " (SELECT max(event_time) FROM partition_clock))",
+async def partition_times(conn: asyncpg.Connection, idle_seconds: float) -> list[PartitionTime]:
+    """Each input partition's newest event time, and whether it was read in the last
+    ``idle_seconds`` of wall time (what :func:`adjudication.eventclock.event_clock` needs)."""
+    rows = await conn.fetch(
+        "SELECT topic, partition, event_time,"
+        " seen_at > clock_timestamp() - make_interval(secs => $1) AS read_lately"
+        " FROM partition_clock ORDER BY topic, partition",
         idle_seconds,
     )
-    return value if isinstance(value, datetime) else None
+    return [
+        PartitionTime(row["topic"], row["partition"], row["event_time"], row["read_lately"])
+        for row in rows
+    ]
 
 
 async def deadline_counts(conn: asyncpg.Connection, now: datetime) -> tuple[int, int]:
