@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import asyncpg
 import pytest
 
 from servicekit.kafka import KafkaAccess
-from servicekit.outbox import OutboxMessage, enqueue
-from tests.integration.servicekit.conftest import Topics, read_all, relay_on
+from servicekit.outbox import OutboxMessage, OutboxRelay, enqueue
+from tests.integration.servicekit.conftest import Topics, read_all, relay_on, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -104,3 +105,99 @@ async def test_after_the_database_drops_every_connection_the_relay_listens_and_p
         assert relay.healthy
     records = await read_all(kafka, topic.name, topic.partitions)
     assert [record.value for record in records] == [b"before", b"after"]
+
+
+class _Recording:
+    """A publisher that records what it was given and acknowledges when ``acks`` is set."""
+
+    def __init__(self, acks: asyncio.Event | None = None) -> None:
+        self.sent: list[tuple[bytes, bytes]] = []
+        self._acks = acks
+
+    async def publish(self, message: Any, topic: str = "", **options: Any) -> Any:
+        self.sent.append((options["key"], message))
+        return asyncio.ensure_future(self._acknowledge())
+
+    async def _acknowledge(self) -> None:
+        if self._acks is not None:
+            await self._acks.wait()
+
+
+async def _open_transactions(pool: asyncpg.Pool) -> int:
+    return int(
+        await pool.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND state LIKE 'idle in transaction%'"
+        )
+    )
+
+
+async def test_a_relay_waiting_for_kafka_holds_no_transaction_and_other_relays_publish_the_rest(
+    pool: asyncpg.Pool,
+) -> None:
+    sent = [
+        OutboxMessage("t", f"ord-{key}".encode(), f"ord-{key}#{seq}".encode())
+        for seq in range(5)
+        for key in range(64)
+    ]
+    async with pool.acquire() as connection, connection.transaction():
+        await enqueue(connection, sent)
+    assert await pool.fetchval("SELECT count(DISTINCT lane) FROM outbox") > 1
+    acks = asyncio.Event()
+    stuck, free = _Recording(acks), _Recording()
+    slow = OutboxRelay(lambda: pool, {"t": stuck}, name="slow", lanes_per_round=1)
+    fast = OutboxRelay(lambda: pool, {"t": free}, name="fast", lanes_per_round=1)
+    await slow.start()
+    try:
+        await wait_until(lambda: _true(bool(stuck.sent)), what="the slow relay to send a lane")
+        await fast.start()
+        try:
+            # Everything but the lane the slow relay waits on is published meanwhile.
+            await wait_until(
+                lambda: _lanes_left(pool, 1), within=10, what="the other lanes to be published"
+            )
+            assert await _open_transactions(pool) == 0
+            acks.set()
+            await fast.drain(timeout=10)
+        finally:
+            await fast.stop()
+    finally:
+        await slow.stop()
+    published = stuck.sent + free.sent
+    assert sorted(published) == sorted((m.key, m.value) for m in sent)
+    for key in {m.key for m in sent}:
+        assert [v for k, v in published if k == key] == [m.value for m in sent if m.key == key]
+        # A key's records all went through one relay: they are in one lane.
+        assert not ({k for k, _ in stuck.sent} & {k for k, _ in free.sent})
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _lanes_left(pool: asyncpg.Pool, lanes: int) -> bool:
+    return bool(await pool.fetchval("SELECT count(DISTINCT lane) FROM outbox") == lanes)
+
+
+async def test_two_relays_on_one_outbox_publish_each_row_once_in_per_key_order(
+    pool: asyncpg.Pool, topics: Topics, kafka: KafkaAccess
+) -> None:
+    topic = await topics.new(partitions=3)
+    sent = [
+        OutboxMessage(topic.name, f"ord-{key}".encode(), f"ord-{key}#{seq}".encode())
+        for seq in range(20)
+        for key in range(40)
+    ]
+    async with (
+        relay_on(pool, kafka, [topic.name], batch_size=25) as one,
+        relay_on(pool, kafka, [topic.name], batch_size=25),
+    ):
+        for start in range(0, len(sent), 40):
+            async with pool.acquire() as connection, connection.transaction():
+                await enqueue(connection, sent[start : start + 40])
+        await one.drain(timeout=20)
+    records = await read_all(kafka, topic.name, topic.partitions)
+    assert sorted(record.value for record in records) == sorted(m.value for m in sent)
+    for key in {m.key for m in sent}:
+        in_kafka = [record.value for record in records if record.key == key]
+        assert in_kafka == [m.value for m in sent if m.key == key]

@@ -42,6 +42,7 @@ async def test_migrations_apply_in_order_once_and_are_recorded_per_scope(
     assert first == [
         "servicekit:0001_inbox_outbox",
         "servicekit:0002_inbox_retention",
+        "servicekit:0003_outbox_lanes",
         "billing:0001_refunds",
         "billing:0002_refund_amount",
     ]
@@ -51,6 +52,7 @@ async def test_migrations_apply_in_order_once_and_are_recorded_per_scope(
         ("billing", "0002"),
         ("servicekit", "0001"),
         ("servicekit", "0002"),
+        ("servicekit", "0003"),
     ]
     assert seeded == 0
 
@@ -72,6 +74,7 @@ async def test_two_processes_migrating_at_once_apply_each_file_exactly_once(
         [
             "servicekit:0001_inbox_outbox",
             "servicekit:0002_inbox_retention",
+            "servicekit:0003_outbox_lanes",
             "billing:0001_refunds",
             "billing:0002_refund_amount",
         ]

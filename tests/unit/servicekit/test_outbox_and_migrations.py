@@ -58,4 +58,5 @@ def test_servicekit_ships_the_inbox_and_outbox_migration() -> None:
     assert [m.name for m in discover(SERVICEKIT_MIGRATIONS)] == [
         "servicekit:0001_inbox_outbox",
         "servicekit:0002_inbox_retention",
+        "servicekit:0003_outbox_lanes",
     ]

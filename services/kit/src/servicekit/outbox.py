@@ -7,12 +7,17 @@ idempotent producer, ``acks="all"``) and deletes them only after the broker ackn
 one. A crash anywhere means a row is published again, never lost; consumers deduplicate by
 envelope id.
 
-Per-key order holds because rows are sent in id order through one producer, which keeps a
-partition's batches in order: it is idempotent and aiokafka sends at most one request per broker
-at a time (fewer than the five in flight idempotence allows). After a broker fault the producer
-reconnects by itself (aiokafka re-creates its connections); the rows are sent again. Relays on
-several replicas take turns through an advisory lock, so two of them never publish interleaved
-batches of one key.
+Rows are relayed in **lanes** (the ``lane`` column: a hash of the key, computed by the
+database). A relay takes a few lanes at a time with session advisory locks, sends their rows in
+id order, waits for the acknowledgements with no transaction open, deletes what was
+acknowledged and lets the lanes go. Relays of several replicas so publish side by side, each on
+lanes the others do not hold, and one slow broker holds up only the lanes waiting for it.
+
+Per-key order holds because a key's rows are all in one lane, published by one relay at a
+time, in id order, through one producer, which keeps a partition's batches in order: it is
+idempotent and aiokafka sends at most one request per broker at a time (fewer than the five in
+flight idempotence allows). After a broker fault the producer reconnects by itself (aiokafka
+re-creates its connections); the rows are sent again.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
@@ -103,9 +109,27 @@ async def enqueue(connection: asyncpg.Connection, messages: Sequence[OutboxMessa
     )
 
 
-_RELAY_LOCK: Final = "SELECT pg_advisory_xact_lock(hashtextextended('servicekit.outbox_relay', 0))"
-_CLAIM: Final = """
-SELECT id, topic, key, value, headers FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+# A lane's advisory lock: (this namespace, lane). Session locks, held on the relay's connection
+# for one round and released at its end; asyncpg's pool also releases every advisory lock of a
+# connection it gets back, so none outlives a relay that failed.
+# The lanes with rows, in one walk of the (lane, id) index (a loose index scan).
+_LANES_WITH_ROWS: Final = """
+WITH RECURSIVE lanes AS (
+    (SELECT lane FROM outbox ORDER BY lane LIMIT 1)
+    UNION ALL
+    SELECT (SELECT o.lane FROM outbox o WHERE o.lane > lanes.lane ORDER BY o.lane LIMIT 1)
+    FROM lanes WHERE lanes.lane IS NOT NULL
+)
+SELECT lane FROM lanes WHERE lane IS NOT NULL
+"""
+_TAKE_LANE: Final = "SELECT pg_try_advisory_lock(hashtext('servicekit.outbox_relay'), $1)"
+_LEAVE_LANES: Final = """
+SELECT pg_advisory_unlock(hashtext('servicekit.outbox_relay'), lane)
+FROM unnest($1::integer[]) AS lane
+"""
+_ROWS_OF_LANES: Final = """
+SELECT id, topic, key, value, headers FROM outbox WHERE lane = ANY($1::smallint[])
+ORDER BY id LIMIT $2
 """
 _DELETE: Final = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
 
@@ -136,8 +160,10 @@ class OutboxRelay:
     """Publishes the outbox to Kafka, oldest first, and deletes what the broker acknowledged.
 
     Woken by ``NOTIFY`` when a transaction enqueues (it holds one pool connection to LISTEN),
-    and polls every ``idle_poll_seconds`` in case a notification was missed. Broker or database
-    faults roll the batch back and are retried with backoff, forever: rows are never dropped.
+    and polls every ``idle_poll_seconds`` in case a notification was missed. Each round takes up
+    to ``lanes_per_round`` lanes no other relay holds and up to ``batch_size`` of their rows.
+    Broker or database faults leave the rows where they are, retried with backoff, forever:
+    rows are never dropped.
     """
 
     def __init__(
@@ -148,18 +174,20 @@ class OutboxRelay:
         name: str,
         connected: asyncio.Event | None = None,
         batch_size: int = 500,
+        lanes_per_round: int = 4,
         idle_poll_seconds: float = 1.0,
         backoff: Backoff | None = None,
         tracing: Tracing = OFF,
         on_published: Callable[[Iterable[str]], None] | None = None,
     ) -> None:
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
+        if batch_size < 1 or lanes_per_round < 1:
+            raise ValueError("batch_size and lanes_per_round must be at least 1")
         self._pool_of = pool
         self._publishers = publishers
         self._name = name
         self._connected = connected
         self._batch_size = batch_size
+        self._lanes_per_round = lanes_per_round
         self._idle_poll_seconds = idle_poll_seconds
         self._backoff = backoff or Backoff()
         self._tracing = tracing
@@ -264,28 +292,52 @@ class OutboxRelay:
             await asyncio.wait_for(self._connected.wait(), 1.0)
         return self._connected.is_set()
 
-    async def _publish_batch(self) -> int:
-        async with self._pool.acquire() as connection, connection.transaction():
-            await connection.execute(_RELAY_LOCK)
-            rows = await connection.fetch(_CLAIM, self._batch_size)
-            if not rows:
-                return 0
-            pending: list[Awaitable[Any] | None] = []
-            spans: list[Span] = []
+    async def _publish_batch(self) -> tuple[int, bool]:
+        """One round: (rows published, whether lanes were left for the next round at once)."""
+        async with self._pool.acquire() as connection:
+            waiting = [row["lane"] for row in await connection.fetch(_LANES_WITH_ROWS)]
+            # In a random order, so relays of several replicas mostly try different lanes.
+            random.shuffle(waiting)
+            lanes: list[int] = []
+            tried = 0
             try:
-                await self._send(rows, pending, spans)
-            except Exception as error:
-                for span in spans:
-                    span.set_status(StatusCode.ERROR, f"{type(error).__name__}: {error}")
-                raise
+                for lane in waiting:
+                    if len(lanes) == self._lanes_per_round:
+                        break
+                    tried += 1
+                    if await connection.fetchval(_TAKE_LANE, lane):
+                        lanes.append(lane)
+                if not lanes:
+                    return 0, False
+                # No transaction: the lane locks keep other relays off these rows, and nothing
+                # is held that would stop an enqueue or another lane while Kafka acknowledges.
+                rows = await connection.fetch(_ROWS_OF_LANES, lanes, self._batch_size)
+                if rows:
+                    await self._publish(rows)
+                    await connection.execute(_DELETE, [row["id"] for row in rows])
             finally:
-                for span in spans:  # each publish lasts until the broker acknowledged
-                    span.end()
-            await connection.execute(_DELETE, [row["id"] for row in rows])
-        if self._on_published is not None:  # acknowledged and deleted: published for good
+                if lanes:
+                    with contextlib.suppress(Exception):  # a lost connection lost its locks
+                        await connection.execute(_LEAVE_LANES, lanes)
+        if self._on_published is not None and rows:  # acknowledged and deleted: for good
             self._on_published(row["topic"] for row in rows)
-        log.debug("outbox.published", count=len(rows))
-        return len(rows)
+        log.debug("outbox.published", count=len(rows), lanes=len(lanes))
+        # More at once if this round was full or lanes were left untried; lanes another relay
+        # holds are its to publish (a NOTIFY or the poll brings this one back).
+        return len(rows), len(rows) == self._batch_size or tried < len(waiting)
+
+    async def _publish(self, rows: Sequence[asyncpg.Record]) -> None:
+        pending: list[Awaitable[Any] | None] = []
+        spans: list[Span] = []
+        try:
+            await self._send(rows, pending, spans)
+        except Exception as error:
+            for span in spans:
+                span.set_status(StatusCode.ERROR, f"{type(error).__name__}: {error}")
+            raise
+        finally:
+            for span in spans:  # each publish lasts until the broker acknowledged
+                span.end()
 
     async def _send(
         self,
@@ -332,7 +384,7 @@ class OutboxRelay:
                 continue
             try:
                 await self._ensure_listening()
-                sent = await self._publish_batch()
+                _, more = await self._publish_batch()
             except Exception as error:
                 failures += 1
                 self.health.failed(error)
@@ -350,6 +402,6 @@ class OutboxRelay:
                 continue
             failures = 0
             self.health.worked()
-            if sent < self._batch_size:
+            if not more:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._idle_poll_seconds)
