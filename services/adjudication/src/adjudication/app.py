@@ -96,6 +96,11 @@ async def _scheduler(
                 else 0
             )
             health.worked()
+        except progress.NotReadingError:
+            # Starting or stopping: without the group's progress there is no event time, so
+            # nothing fires (not a fault of the scheduler; the consumer's health tells a stuck
+            # one).
+            fired = 0
         except (OSError, KafkaError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             log.warning("scheduler.retry", error=f"{type(error).__name__}: {error}")
             health.failed(error)
