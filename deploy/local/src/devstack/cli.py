@@ -21,6 +21,7 @@ from rich.table import Table
 from devstack import api, services
 from devstack.errors import DevstackError, PrerequisiteError
 from devstack.procs import tail
+from devstack.replicas import parse as replicas_of
 
 app = typer.Typer(
     name="devstack",
@@ -177,6 +178,13 @@ def services_start(
     no_prometheus: Annotated[
         bool, typer.Option("--no-prometheus", help="Run no Prometheus beside the services.")
     ] = False,
+    replicas: Annotated[
+        str | None,
+        typer.Option(
+            help="How many of each service, e.g. adjudication=2,metrics=2,intake=2 (replica k"
+            " listens on the service's port + 100 x (k - 1)).",
+        ),
+    ] = None,
 ) -> None:
     """Start the services (and Prometheus) under a supervisor, restarted on crash, and wait
     until ready."""
@@ -184,11 +192,15 @@ def services_start(
         config = api.load_config()
         began = time.monotonic()
         services.start(
-            config, api.endpoints(config), clock=clock.value, prometheus=not no_prometheus
+            config,
+            api.endpoints(config),
+            clock=clock.value,
+            prometheus=not no_prometheus,
+            replicas=replicas_of(replicas),
         )
     out.print(f"services ready in {time.monotonic() - began:.1f}s", markup=False)
     for found in services.status(config):
-        out.print(f"  {found.name:<13} {found.url}", markup=False)
+        out.print(f"  {found.name:<15} {found.url}", markup=False)
     out.print(f"  tokens        {config.home / 'tokens.json'}", markup=False)
 
 
@@ -211,7 +223,7 @@ def services_status() -> None:
             state = "[red]not ready[/red]"
         else:
             state = "[yellow]stopped[/yellow]"
-        out.print(f"{service.name:<13} {state}  {service.url}")
+        out.print(f"{service.name:<15} {state}  {service.url}")
     raise typer.Exit(0 if all(s.ready for s in found) else 1)
 
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
+from devstack import replicas as replication
 from devstack.config import HOST, DevstackConfig
 from devstack.errors import PrerequisiteError
 from devstack.procs import port_is_free
@@ -92,10 +93,21 @@ def scrape_config(targets: Mapping[str, Sequence[str]], interval_seconds: int) -
     return "\n".join(lines) + "\n"
 
 
-def targets(service_ports: Mapping[str, int], *, host: str | None = None) -> dict[str, list[str]]:
+def targets(
+    service_ports: Mapping[str, int],
+    *,
+    host: str | None = None,
+    replicas: Mapping[str, int] | None = None,
+) -> dict[str, list[str]]:
     """One job per scraped service, named after it, on its port at ``host`` (by default the
-    service's own name, as compose's containers reach each other)."""
-    return {name: [f"{host or name}:{service_ports[name]}"] for name in SCRAPED}
+    service's own name, as compose's containers reach each other), a target per replica."""
+    return {
+        name: [
+            f"{host or name}:{instance.port}"
+            for instance in replication.instances(name, service_ports[name], replicas)
+        ]
+        for name in SCRAPED
+    }
 
 
 def find_binary() -> str:
@@ -120,9 +132,13 @@ def argv(binary: str, config: DevstackConfig, listen_port: int) -> list[str]:
     ]
 
 
-def prepare(config: DevstackConfig, service_ports: Mapping[str, int]) -> list[str]:
+def prepare(
+    config: DevstackConfig,
+    service_ports: Mapping[str, int],
+    replicas: Mapping[str, int] | None = None,
+) -> list[str]:
     """Check the prerequisites, write the scrape configuration for the services on
-    ``service_ports`` and return the command line to supervise.
+    ``service_ports`` (and their ``replicas``) and return the command line to supervise.
 
     Raises :class:`PrerequisiteError` when the program is missing or its port is taken (on a
     machine with systemd, Debian's package starts a Prometheus of its own on 9090).
@@ -136,6 +152,6 @@ def prepare(config: DevstackConfig, service_ports: Mapping[str, int]) -> list[st
             f"{PORT_VARIABLE} to a free port."
         )
     config_file(config).parent.mkdir(parents=True, exist_ok=True)
-    scraped = targets(service_ports, host=HOST)
+    scraped = targets(service_ports, host=HOST, replicas=replicas)
     config_file(config).write_text(scrape_config(scraped, LOCAL_SCRAPE_SECONDS))
     return argv(binary, config, listen_port)

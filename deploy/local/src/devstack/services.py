@@ -17,11 +17,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
 from devstack import prometheus as prometheus_server
+from devstack import replicas as replication
 from devstack.api import Endpoints
 from devstack.config import DevstackConfig
 from devstack.errors import DevstackError
@@ -30,7 +32,8 @@ from devstack.procs import pid_is_running, read_pid, spawn_detached, terminate
 DEFAULT_PORTS: Final = {"intake": 8001, "adjudication": 8002, "metrics": 8003, "dashboard": 8000}
 Clock = Literal["wall", "event"]
 EVENT_CLOCK_IDLE_SECONDS: Final = 2.0
-"""On event time, a quiet partition stops holding the clock back after this (wall seconds)."""
+"""On event time, a partition read to its end stops holding the clock back once quiet this long
+(wall seconds)."""
 
 
 def ports() -> dict[str, int]:
@@ -67,7 +70,7 @@ class ServiceStatus:
 def _url(name: str) -> str:
     if name == prometheus_server.NAME:
         return prometheus_server.url()
-    return f"http://127.0.0.1:{ports()[name]}"
+    return f"http://127.0.0.1:{replication.port_of(name, ports())}"
 
 
 def _ready_url(name: str) -> str:
@@ -111,8 +114,10 @@ def _spec(
     endpoints: Endpoints,
     clock: Clock = "wall",
     prometheus: list[str] | None = None,
+    replicas: Mapping[str, int] | None = None,
 ) -> list[dict[str, object]]:
-    """What the supervisor runs: the four processes, and ``prometheus`` (a command line from
+    """What the supervisor runs: the four processes (services as many times as ``replicas``
+    says: :mod:`devstack.replicas`), and ``prometheus`` (a command line from
     :func:`devstack.prometheus.prepare`) when given."""
     grants = _grants(config)
     base = endpoints.postgres_url.rsplit("/", 1)[0]
@@ -153,20 +158,21 @@ def _spec(
     }
     spec: list[dict[str, object]] = []
     for name, port in ports().items():
-        prefix = name.upper() + "_"
-        settings = {**specific[name], "HTTP_PORT": str(port)}
-        if clock == "event":
-            settings |= event_time.get(name, {})
-        env = {prefix + k: v for k, v in settings.items()}
-        spec.append(
-            {
-                "name": name,
-                "argv": [sys.executable, "-m", name],
-                "env": env,
-                "log": str(logs / f"{name}.log"),
-                "pid_file": str(_service_pid_file(config, name)),
-            }
-        )
+        for instance in replication.instances(name, port, replicas):
+            prefix = name.upper() + "_"
+            settings = {**specific[name], "HTTP_PORT": str(instance.port)}
+            if clock == "event":
+                settings |= event_time.get(name, {})
+            env = {prefix + k: v for k, v in settings.items()}
+            spec.append(
+                {
+                    "name": instance.name,
+                    "argv": [sys.executable, "-m", name],
+                    "env": env,
+                    "log": str(logs / f"{instance.name}.log"),
+                    "pid_file": str(_service_pid_file(config, instance.name)),
+                }
+            )
     if prometheus is not None:
         name = prometheus_server.NAME
         spec.append(
@@ -232,19 +238,22 @@ def start(
     timeout_s: float = 120,
     clock: Clock = "wall",
     prometheus: bool = True,
+    replicas: Mapping[str, int] | None = None,
 ) -> None:
     """Start the services under a supervisor (if not running) and wait until all are ready.
     ``clock="event"`` runs adjudication's deadlines and metrics' days on event time;
-    ``prometheus=False`` leaves Prometheus out. A running supervisor is kept as it is.
+    ``prometheus=False`` leaves Prometheus out; ``replicas`` runs services several times
+    (:mod:`devstack.replicas`). A running supervisor is kept as it is.
 
     Raises :class:`devstack.errors.PrerequisiteError` when Prometheus is wanted but not
     installed or its port is taken (nothing is started then)."""
     pid = read_pid(_pid_file(config))
     if pid is None or not pid_is_running(pid):
-        argv = prometheus_server.prepare(config, ports()) if prometheus else None
+        argv = prometheus_server.prepare(config, ports(), replicas) if prometheus else None
         config.logs_dir.mkdir(parents=True, exist_ok=True)
         spec_file = _spec_file(config)
-        spec_file.write_text(json.dumps(_spec(config, endpoints, clock, argv), indent=2))
+        spec = _spec(config, endpoints, clock, argv, replicas)
+        spec_file.write_text(json.dumps(spec, indent=2))
         spec_file.chmod(0o600)
         spawn_detached(
             [sys.executable, "-m", "devstack.supervisor", str(spec_file)],
