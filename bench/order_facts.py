@@ -31,6 +31,7 @@ import random
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -44,6 +45,7 @@ from asgi_lifespan import LifespanManager
 
 from adjudication.app import create_app as adjudication_app
 from adjudication.settings import AdjudicationSettings
+from bench import report
 from contracts import codec
 from contracts.base import PositiveMoney
 from contracts.claims import Actor, FileClaim, SellerContact
@@ -58,7 +60,6 @@ from contracts.orders import (
 from contracts.topics import CLAIMS_COMMANDS, CLAIMS_EVENTS, ORDERS, Topic
 from metrics.app import create_app as metrics_app
 from metrics.settings import MetricsSettings
-from servicekit.collector import tune_for_service
 from servicekit.kafka import KafkaAccess
 from tests.support.kafka import kafka_from_env, kafka_settings, skip_to_end
 from tests.unit.adjudication.builders import delivered, placed, shipped
@@ -67,9 +68,11 @@ RESULT = Path(__file__).parent / "results" / "order_facts.json"
 Ends = dict[TopicPartition, int]
 
 
-def _facts_of(index: int, seller: str, start: datetime, rng: random.Random) -> list[Payload]:
+def _facts_of(
+    index: int, seller: str, start: datetime, rng: random.Random, prefix: str = "of"
+) -> list[Payload]:
     """One order's facts, as a marketplace sends them (the shares are rough but realistic)."""
-    order_id, buyer = f"of-{index}", f"buyer-{index % 7919}"
+    order_id, buyer = f"{prefix}-{index}", f"buyer-{index % 7919}"
     ids = {"order_id": order_id, "seller_id": seller}
     at = start + timedelta(minutes=index)
     facts: list[Payload] = [
@@ -142,7 +145,7 @@ def _facts_of(index: int, seller: str, start: datetime, rng: random.Random) -> l
         )  # fmt: skip
         facts.append(
             FileClaim(
-                claim_id=f"clm-of-{index}", order_id=order_id,
+                claim_id=f"clm-{order_id}", order_id=order_id,
                 actor=Actor(role="buyer", subject=buyer), buyer_id=buyer,
                 reason="not_received",
                 amount=PositiveMoney(amount=Decimal("100.00"), currency="EUR"),
@@ -164,13 +167,16 @@ def _when(payload: Payload) -> datetime:
     return contact.contacted_at + timedelta(hours=1)  # type: ignore[no-any-return]
 
 
-async def _produce(kafka: KafkaAccess, orders: int, sellers: int) -> dict[str, int]:
+async def _produce(
+    kafka: KafkaAccess, orders: int, sellers: int, *, prefix: str = "of"
+) -> dict[str, int]:
+    """Produce ``orders`` orders' facts (order ids ``<prefix>-<n>``); the count of each type."""
     rng = random.Random(14)  # a benchmark's mix, not a secret
     start = datetime.now(UTC) - timedelta(days=45)
     stream = [
         fact
         for index in range(orders)
-        for fact in _facts_of(index, f"of-seller-{index % sellers}", start, rng)
+        for fact in _facts_of(index, f"of-seller-{index % sellers}", start, rng, prefix)
     ]
     stream.sort(key=_when)  # the order the world sends them in
     counts: dict[str, int] = {}
@@ -213,18 +219,40 @@ async def _absorb(
     kafka: KafkaAccess, group: str, start: Ends, end: Ends, app: Any, *, within: float
 ) -> dict[str, float]:
     """Serve ``app`` until ``group`` has committed ``end``; records/s from its first commit."""
-    admin = AIOKafkaAdminClient(**kafka.options())
-    await admin.start()
     stop = asyncio.Event()
     service = asyncio.create_task(_serve(app, stop))
+
+    def alive() -> None:
+        if service.done():
+            service.result()  # raises what stopped it
+            raise RuntimeError("the service stopped before absorbing the records")
+
+    try:
+        return await committed_rate(kafka, group, start, end, alive=alive, within=within)
+    finally:
+        stop.set()  # a graceful stop: the service's lifespan ends as in production
+        await asyncio.gather(service, return_exceptions=True)
+
+
+async def committed_rate(
+    kafka: KafkaAccess,
+    group: str,
+    start: Ends,
+    end: Ends,
+    *,
+    alive: Callable[[], None],
+    within: float,
+) -> dict[str, float]:
+    """Wait until ``group`` has committed ``end`` (``alive`` raises if what consumes died);
+    records/s from its first commit (a group's join is not counted as slowness)."""
+    admin = AIOKafkaAdminClient(**kafka.options())
+    await admin.start()
     total = sum(end[p] - start[p] for p in end)
     first: tuple[float, int] | None = None
     deadline = time.perf_counter() + within
     try:
         while True:
-            if service.done():
-                service.result()  # raises what stopped it
-                raise RuntimeError("the service stopped before absorbing the records")
+            alive()
             committed = await _committed(admin, group, end)
             done = sum(max(committed.get(p, 0) - start[p], 0) for p in end)
             now = time.perf_counter()
@@ -238,8 +266,6 @@ async def _absorb(
                 raise RuntimeError(f"{group}: {done} of {total} records after {within:.0f} s")
             await asyncio.sleep(0.1)
     finally:
-        stop.set()  # a graceful stop: the service's lifespan ends as in production
-        await asyncio.gather(service, return_exceptions=True)
         await admin.close()
 
 
@@ -293,7 +319,7 @@ async def _drop(postgres: str, *names: str) -> None:
 
 
 async def main(orders: int, sellers: int, within: float) -> dict[str, Any]:
-    tune_for_service()  # as a served service does (servicekit.serve); the baseline shares it
+    report.collector_as_served()  # as a served service does; the baseline shares it
     kafka = kafka_from_env()
     postgres = _postgres_url()
     run = uuid.uuid4().hex[:8]
@@ -366,10 +392,10 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds a phase may take")
     parser.add_argument("--output", type=Path, default=RESULT)
     args = parser.parse_args(argv)
-    report = asyncio.run(main(args.orders, args.sellers, args.timeout))
+    result = asyncio.run(main(args.orders, args.sellers, args.timeout))
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    json.dump(report, sys.stdout, indent=2)
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    json.dump(result, sys.stdout, indent=2)
     print()
     return 0
 
