@@ -46,6 +46,12 @@ class KafkaAccess:
     ca_file: str | None = None
 
     @property
+    def servers(self) -> list[str]:
+        """The bootstrap servers one by one: ``bootstrap_servers`` may list several,
+        comma-separated (a cluster). faststream takes a string as a single host."""
+        return [server.strip() for server in self.bootstrap_servers.split(",") if server.strip()]
+
+    @property
     def protocol(self) -> SecurityProtocol:
         if self.security_protocol is not None:
             return self.security_protocol
@@ -54,7 +60,7 @@ class KafkaAccess:
     def options(self) -> dict[str, Any]:
         """Keyword arguments for any aiokafka client (producer, consumer, admin)."""
         found: dict[str, Any] = {
-            "bootstrap_servers": self.bootstrap_servers,
+            "bootstrap_servers": self.servers,
             "security_protocol": self.protocol,
         }
         if self.protocol != "PLAINTEXT":
@@ -114,7 +120,7 @@ def service_broker(
     short wait that fills producer batches during a burst.
     """
     return KafkaBroker(
-        kafka.bootstrap_servers,
+        kafka.servers,
         security=kafka.security(),
         client_id=client_id,
         enable_idempotence=True,
