@@ -48,7 +48,7 @@ from contracts.claims import (
 from contracts.envelope import Payload, wrap
 from contracts.topics import CLAIMS_COMMANDS, CLAIMS_EVENTS, ORDERS
 from servicekit.kafka import KafkaAccess
-from tests.support.kafka import kafka_from_env, kafka_settings, skip_to_end
+from tests.support.kafka import kafka_from_env, kafka_settings, replication_factor, skip_to_end
 from tests.unit.adjudication.builders import (
     CONTACTED,
     ESTIMATED_DELIVERY,
@@ -312,7 +312,8 @@ async def _baseline(kafka: KafkaAccess, claims: int, within: float) -> dict[str,
     scratch = f"bench.scratch.{run}"
     admin = AIOKafkaAdminClient(**kafka.options())
     await admin.start()
-    await admin.create_topics([NewTopic(scratch, CLAIMS_EVENTS.partitions, 1)])
+    replicas = await replication_factor(admin)
+    await admin.create_topics([NewTopic(scratch, CLAIMS_EVENTS.partitions, replicas)])
     producer = AIOKafkaProducer(**kafka.options(), enable_idempotence=True, acks="all", linger_ms=5)
     await producer.start()
     start = await _ends(kafka, CLAIMS_COMMANDS.name, CLAIMS_COMMANDS.partitions)

@@ -30,6 +30,12 @@ hypothesis_settings.load_profile(
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--kafka-only",
+        action="store_true",
+        help="Only the tests that use Kafka (./platform test runs the integration ones again on"
+        " three brokers with it).",
+    )
     chaos = parser.getgroup("chaos", "the chaos suite (tests/chaos)")
     chaos.addoption(
         "--chaos-minutes",
@@ -42,6 +48,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="Also write the chaos table into bench/README.md and bench/results/chaos.json.",
     )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--kafka-only"):
+        return
+    # The fixture closure names every fixture a test depends on, however indirectly.
+    kept = [item for item in items if "kafka" in getattr(item, "fixturenames", ())]
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = kept
 
 
 @pytest.fixture(scope="session")

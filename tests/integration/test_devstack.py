@@ -18,6 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from contracts.topics import topics_to_create
 from devstack.api import Endpoints, load_config, start, status, stop
 from devstack.postgres import DATABASES
+from tests.support.kafka import replication_factor
 
 pytestmark = pytest.mark.integration
 
@@ -76,7 +77,7 @@ async def test_kafka_round_trips_a_message_through_a_consumer_group(endpoints: E
     admin = AIOKafkaAdminClient(**endpoints.kafka_options())
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(topic, 1, 1)])
+        await admin.create_topics([NewTopic(topic, 1, await replication_factor(admin))])
         producer = AIOKafkaProducer(
             **endpoints.kafka_options(), enable_idempotence=True, acks="all"
         )

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from contracts import codec
 from contracts.claims import ClaimEvent
@@ -16,6 +17,14 @@ from contracts.codec import ContractError
 from contracts.orders import OrderFact
 from contracts.topics import CLAIMS_EVENTS, DLQ_PARTITIONS, DLQ_SUFFIX, ORDERS, by_name
 from servicekit.kafka import KafkaAccess
+
+
+async def replication_factor(admin: AIOKafkaAdminClient) -> int:
+    """Replicas for a test's own topic: one per broker, up to three, as the launcher makes the
+    contracts' topics (on three brokers, two replicas must be in sync: a topic of one takes no
+    write with ``acks=all``)."""
+    described = await admin.describe_cluster()
+    return min(len(described["brokers"]), 3)
 
 
 def kafka_settings(kafka: KafkaAccess) -> dict[str, Any]:

@@ -3,6 +3,7 @@ out, exactly once."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections.abc import AsyncIterator
@@ -13,7 +14,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
@@ -43,6 +44,7 @@ from contracts.orders import OrderDelivered, OrderRefunded
 from contracts.topics import CLAIMS_COMMANDS, CLAIMS_EVENTS, ORDERS, by_name
 from servicekit.auth import TokenGrant
 from servicekit.kafka import KafkaAccess
+from tests.integration.servicekit.conftest import wait_until
 from tests.support.kafka import kafka_settings, skip_to_end, tail
 from tests.unit.adjudication.builders import (
     CONTACTED,
@@ -89,16 +91,31 @@ async def adjudication(kafka: KafkaAccess, database_url: str) -> AsyncIterator[F
     )
     app = create_app(settings)
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
+        # Ready before the group has given it partitions: wait, so commands can wait for facts.
+        await wait_until(lambda: _assigned(app), within=30, what="partitions assigned")
         yield app
 
 
-class Orders:
-    """Publishes order facts and commands for one fresh order id."""
+async def _assigned(app: FastAPI) -> bool:
+    consumer = app.state.service.consumer.subscriber.consumer
+    return consumer is not None and bool(consumer.assignment())
 
-    def __init__(self, producer: AIOKafkaProducer) -> None:
+
+class Orders:
+    """Publishes order facts and commands for one fresh order id.
+
+    A command waits until ``adjudication`` has applied every fact of the order sent before it:
+    records of two topics need not arrive in the order they were sent (on several brokers
+    their partitions' leaders answer each fetch apart), and a filing read before the buyer's
+    message to the seller would be denied for want of it.
+    """
+
+    def __init__(self, producer: AIOKafkaProducer, adjudication: FastAPI) -> None:
         self.producer = producer
+        self.adjudication = adjudication
         self.order_id = f"it-{uuid.uuid4().hex[:12]}"
         self.claim_id = f"clm-{uuid.uuid4().hex[:12]}"
+        self._last_fact: dict[TopicPartition, int] = {}
 
     def _own(self, payload: Payload) -> Payload:
         changes: dict[str, Any] = {"order_id": self.order_id}
@@ -109,11 +126,25 @@ class Orders:
     async def send(self, payload: Payload, at: Any, *, event_id: str | None = None) -> str:
         mine = self._own(payload)
         topic = CLAIMS_COMMANDS if mine.type.startswith("claim.") else ORDERS
+        if topic is CLAIMS_COMMANDS:
+            await self._facts_applied()
         envelope = wrap(mine, source="/tests", subject=self.order_id, time=at, event_id=event_id)
-        await self.producer.send_and_wait(
+        sent = await self.producer.send_and_wait(
             topic.name, codec.encode(envelope), key=codec.message_key(topic, envelope)
         )
+        if topic is ORDERS:
+            self._last_fact[TopicPartition(sent.topic, sent.partition)] = sent.offset
         return envelope.id
+
+    async def _facts_applied(self, within: float = 20.0) -> None:
+        consumer = self.adjudication.state.service.consumer.subscriber.consumer
+        async with asyncio.timeout(within):
+            for partition, offset in self._last_fact.items():
+                while True:
+                    committed = await consumer.committed(partition)
+                    if committed is not None and committed > offset:
+                        break
+                    await asyncio.sleep(0.02)
 
 
 @pytest.fixture
@@ -142,7 +173,7 @@ async def test_a_silent_seller_pays_after_72_hours_and_the_events_are_published_
     kafka: KafkaAccess,
     database_url: str,
 ) -> None:
-    order = Orders(producer)
+    order = Orders(producer, adjudication)
     async with tail(kafka, CLAIMS_EVENTS.name) as events:
         await order.send(placed(), ESTIMATED_DELIVERY - timedelta(days=7))
         await order.send(shipped(), ESTIMATED_DELIVERY - timedelta(days=6))
@@ -171,7 +202,7 @@ async def test_a_silent_seller_pays_after_72_hours_and_the_events_are_published_
 async def test_a_claim_denied_at_filing_is_published_with_its_reason(
     adjudication: FastAPI, producer: AIOKafkaProducer, kafka: KafkaAccess
 ) -> None:
-    order = Orders(producer)
+    order = Orders(producer, adjudication)
     async with tail(kafka, CLAIMS_EVENTS.name) as events:
         await order.send(placed(fulfillment="platform"), ESTIMATED_DELIVERY - timedelta(days=7))
         await order.send(filing(), FILED)
@@ -197,7 +228,7 @@ async def test_a_malformed_command_goes_to_the_dead_letter_topic(
 async def test_the_platform_files_for_a_buyer_the_seller_never_answered(
     adjudication: FastAPI, producer: AIOKafkaProducer, kafka: KafkaAccess
 ) -> None:
-    order = Orders(producer)
+    order = Orders(producer, adjudication)
     platform_claim = platform_claim_id(order.order_id, "msg-1")
     async with tail(kafka, CLAIMS_EVENTS.name) as events:
         await order.send(placed(), ESTIMATED_DELIVERY - timedelta(days=7))
@@ -259,7 +290,7 @@ async def test_each_lifecycle_path_reaches_its_outcome_through_kafka(
     adjudication: FastAPI, producer: AIOKafkaProducer, kafka: KafkaAccess,
     steps: list[Any], expected_types: list[str], expected: tuple[str, str, bool],
 ) -> None:  # fmt: skip
-    order = Orders(producer)
+    order = Orders(producer, adjudication)
     async with tail(kafka, CLAIMS_EVENTS.name) as events:
         await _admitted(order, events)
         for step in steps:
@@ -276,7 +307,7 @@ async def test_each_lifecycle_path_reaches_its_outcome_through_kafka(
 async def test_the_read_api_shows_a_claim_to_its_parties_only(
     adjudication: FastAPI, producer: AIOKafkaProducer, kafka: KafkaAccess
 ) -> None:
-    order = Orders(producer)
+    order = Orders(producer, adjudication)
     async with tail(kafka, CLAIMS_EVENTS.name) as events:
         await _admitted(order, events)
     transport = httpx.ASGITransport(app=adjudication)
@@ -302,7 +333,7 @@ async def test_the_read_api_shows_a_claim_to_its_parties_only(
 async def test_the_read_api_history_says_why_a_command_changed_nothing(
     adjudication: FastAPI, producer: AIOKafkaProducer, kafka: KafkaAccess
 ) -> None:
-    order = Orders(producer)
+    order = Orders(producer, adjudication)
     intruder = Actor(role="seller", subject="seller-elsewhere")
     async with tail(kafka, CLAIMS_EVENTS.name) as events:
         await _admitted(order, events)
@@ -352,7 +383,7 @@ SIGNED_PROOF_DISPUTE = RespondToClaim(
 async def test_a_proof_no_carrier_reported_goes_to_review_until_the_carriers_scan_backs_it(
     adjudication: FastAPI, producer: AIOKafkaProducer, kafka: KafkaAccess
 ) -> None:
-    order = Orders(producer)
+    order = Orders(producer, adjudication)
     async with tail(kafka, CLAIMS_EVENTS.name) as events:
         await _admitted(order, events)
         await order.send(SIGNED_PROOF_DISPUTE, FILED + timedelta(hours=1))
@@ -376,7 +407,7 @@ async def test_a_proof_no_carrier_reported_goes_to_review_until_the_carriers_sca
 async def test_signed_proof_of_delivery_grants_platform_funded_without_odr_impact(
     adjudication: FastAPI, producer: AIOKafkaProducer, kafka: KafkaAccess
 ) -> None:
-    order = Orders(producer)
+    order = Orders(producer, adjudication)
     async with tail(kafka, CLAIMS_EVENTS.name) as events:
         await _admitted(order, events)
         # The carrier's own scan: the seller's proof below is checked against it.
@@ -397,7 +428,7 @@ async def test_signed_proof_of_delivery_grants_platform_funded_without_odr_impac
 async def test_a_replacement_is_closed_when_delivered_or_sent_back_to_the_seller_when_late(
     adjudication: FastAPI, producer: AIOKafkaProducer, kafka: KafkaAccess
 ) -> None:
-    delivered, late = Orders(producer), Orders(producer)
+    delivered, late = Orders(producer, adjudication), Orders(producer, adjudication)
     eta = FILED + timedelta(days=4)
     replacement = RespondToClaim(
         claim_id="x",
@@ -441,7 +472,7 @@ async def test_a_replacement_is_closed_when_delivered_or_sent_back_to_the_seller
 async def test_a_seller_appeal_reversed_moves_the_money_to_the_platform(
     adjudication: FastAPI, producer: AIOKafkaProducer, kafka: KafkaAccess
 ) -> None:
-    order = Orders(producer)
+    order = Orders(producer, adjudication)
     async with tail(kafka, CLAIMS_EVENTS.name) as events:
         await _admitted(order, events)
         await order.send(
@@ -482,7 +513,7 @@ async def test_the_same_order_fact_twice_changes_nothing(
     kafka: KafkaAccess,
     database_url: str,
 ) -> None:
-    order = Orders(producer)
+    order = Orders(producer, adjudication)
     async with tail(kafka, CLAIMS_EVENTS.name) as events:
         await _admitted(order, events)
         refund = OrderRefunded(

@@ -31,6 +31,7 @@ from servicekit.kafka import KafkaAccess, service_broker
 from servicekit.outbox import OutboxRelay
 from servicekit.postgres import SERVICEKIT_MIGRATIONS, apply_migrations, create_pool
 from servicekit.retry import Backoff
+from tests.support.kafka import replication_factor
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
@@ -83,10 +84,11 @@ class Topics:
             key="order_id",
             producer="test",
         )
+        replicas = await replication_factor(self.admin)
         await self.admin.create_topics(
             [
-                NewTopic(topic.name, num_partitions=partitions, replication_factor=1),
-                NewTopic(topic.dlq, num_partitions=1, replication_factor=1),
+                NewTopic(topic.name, num_partitions=partitions, replication_factor=replicas),
+                NewTopic(topic.dlq, num_partitions=1, replication_factor=replicas),
             ]
         )
         self.created += [topic.name, topic.dlq]

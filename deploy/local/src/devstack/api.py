@@ -84,15 +84,17 @@ class ServerStatus:
 
 @dataclass(frozen=True, slots=True)
 class Status:
-    """Both servers of a devstack."""
+    """The servers of a devstack: Kafka's first broker, PostgreSQL, any other brokers."""
 
     kafka: ServerStatus
     postgres: ServerStatus
+    brokers: tuple[ServerStatus, ...] = ()
+    """Brokers 2 and 3 of a cluster (none for a single broker)."""
 
     @property
-    def servers(self) -> tuple[ServerStatus, ServerStatus]:
+    def servers(self) -> tuple[ServerStatus, ...]:
         """The servers in display order."""
-        return (self.kafka, self.postgres)
+        return (self.kafka, *self.brokers, self.postgres)
 
     @property
     def all_up(self) -> bool:
@@ -140,23 +142,26 @@ def start(
     report = report or _log_phase
     config.home.mkdir(parents=True, exist_ok=True)
     with file_lock(config.lock_file, timeout_s=_LOCK_TIMEOUT_S, what="this devstack"):
-        kafka_pid = kafka_server.running_pid(config) if kafka else None
+        # Brokers not running (all of them, or one a test or an outage stopped) are started.
+        down = (
+            [node for node, pid in kafka_server.running_pids(config).items() if pid is None]
+            if kafka
+            else []
+        )
         java = ""
-        if kafka and kafka_pid is None:
+        if down:
             java = kafka_server.check_java()
-            kafka_server.check_ports(config)
+            kafka_server.check_ports(config, down)
         if postgres:
             binaries, account = postgres_server.prepare(config)
 
-        launch = None
-        if kafka and kafka_pid is None:
-            launch = kafka_server.prepare_and_launch(config, java, report)
-        # PostgreSQL starts while the broker's JVM warms up. Should it fail, the broker is
-        # left starting on its own: the next start() finds it and only waits for it.
+        launches = kafka_server.prepare_and_launch(config, java, report, down) if down else []
+        # PostgreSQL starts while the brokers' JVMs warm up. Should it fail, the brokers are
+        # left starting on their own: the next start() finds them and only waits for them.
         if postgres:
             postgres_server.ensure_started(config, binaries, account, report)
         if kafka:
-            kafka_server.wait_until_ready(config, launch, topics_to_create(), report)
+            kafka_server.wait_until_ready(config, launches, topics_to_create(), report)
         write_env_file(config)
     return endpoints(config)
 
@@ -210,16 +215,22 @@ def clean(config: DevstackConfig) -> list[Path]:
 
 def status(config: DevstackConfig) -> Status:
     """Whether each server runs and accepts connections; cheap, takes no lock."""
-    kafka_pid = kafka_server.running_pid(config)
+    brokers = []
+    for node in kafka_server.nodes(config):
+        pid = kafka_server.node_pid(node)
+        brokers.append(
+            ServerStatus(
+                name=node.name,
+                up=pid is not None and port_accepts(HOST, node.port),
+                pid=pid,
+                address=f"{HOST}:{node.port}",
+                log=node.log,
+            )
+        )
     postgres_pid = postgres_server.running_pid(config)
     return Status(
-        kafka=ServerStatus(
-            name="kafka",
-            up=kafka_pid is not None and port_accepts(HOST, config.kafka_port),
-            pid=kafka_pid,
-            address=config.kafka_bootstrap_servers,
-            log=config.kafka_log,
-        ),
+        kafka=brokers[0],
+        brokers=tuple(brokers[1:]),
         postgres=ServerStatus(
             name="postgres",
             up=postgres_pid is not None and port_accepts(HOST, config.postgres_port),

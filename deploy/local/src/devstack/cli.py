@@ -74,10 +74,17 @@ def start(
     no_postgres: Annotated[
         bool, typer.Option("--no-postgres", help="Leave PostgreSQL alone.")
     ] = False,
+    brokers: Annotated[
+        int | None,
+        typer.Option(
+            help="Kafka brokers: 1, or 3 (a quorum of three, replication factor 3, two in sync;"
+            " broker k on the ports + 100 (k - 1)). Default: as last started, else 1.",
+        ),
+    ] = None,
 ) -> None:
     """Start Kafka and PostgreSQL (already running ones are only checked)."""
     with _reported():
-        config = api.load_config()
+        config = api.load_config(brokers=brokers)
         began = time.monotonic()
         endpoints = api.start(
             config, kafka=not no_kafka, postgres=not no_postgres, report=_print_phase

@@ -28,6 +28,10 @@ DEFAULT_POSTGRES_PORT: Final = 5433
 DEFAULT_KAFKA_HEAP: Final = "512m"
 DEFAULT_START_TIMEOUT_S: Final = 120.0
 
+KAFKA_PORT_STEP: Final = 100
+"""Broker k of a local cluster listens on the first's ports + 100 (k - 1)."""
+KAFKA_BROKER_COUNTS: Final = (1, 3)
+"""One broker, or a cluster of three (replication factor 3, two in sync)."""
 _HEAP_PATTERN: Final = re.compile(r"^[1-9][0-9]*[kKmMgG]?$")
 _TRUE_WORDS: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE_WORDS: Final = frozenset({"0", "false", "no", "off"})
@@ -45,6 +49,8 @@ class DevstackConfig:
     kafka_controller_port: int = DEFAULT_KAFKA_CONTROLLER_PORT
     postgres_port: int = DEFAULT_POSTGRES_PORT
     kafka_heap: str = DEFAULT_KAFKA_HEAP
+    kafka_brokers: int = 1
+    """Brokers of the local cluster (:mod:`devstack.kafka`): 1, or 3 for replication."""
     postgres_synchronous_commit: bool = True
     # Only set when the PostgreSQL files must live outside the home (see postgres_root_for).
     postgres_root_override: Path | None = None
@@ -155,9 +161,19 @@ class DevstackConfig:
         return self.home / "prometheus"
 
     @property
+    def kafka_ports(self) -> list[int]:
+        """Each broker's client port: the first on ``kafka_port``, broker k on it + 100 (k-1)."""
+        return [self.kafka_port + KAFKA_PORT_STEP * n for n in range(self.kafka_brokers)]
+
+    @property
+    def kafka_brokers_file(self) -> Path:
+        """How many brokers this devstack's Kafka storage was formatted for."""
+        return self.kafka_dir / "brokers"
+
+    @property
     def kafka_bootstrap_servers(self) -> str:
-        """``host:port`` for Kafka clients."""
-        return f"{HOST}:{self.kafka_port}"
+        """``host:port[,host:port...]`` for Kafka clients: every broker."""
+        return ",".join(f"{HOST}:{port}" for port in self.kafka_ports)
 
     @property
     def postgres_url(self) -> str:
@@ -223,17 +239,22 @@ def _path(env: Mapping[str, str], name: str) -> Path | None:
     return Path(raw).expanduser().resolve() if raw else None
 
 
-def load_config(env: Mapping[str, str] | None = None, *, cwd: Path | None = None) -> DevstackConfig:
-    """Read the configuration from ``env`` (default: ``os.environ``).
+def load_config(
+    env: Mapping[str, str] | None = None, *, cwd: Path | None = None, brokers: int | None = None
+) -> DevstackConfig:
+    """Read the configuration from ``env`` (default: ``os.environ``); ``brokers`` (``devstack
+    start --brokers``) outranks ``DEVSTACK_KAFKA_BROKERS``.
 
-    Variables: ``DEVSTACK_HOME`` (default ``<repo>/.devstack``), ``DEVSTACK_JAR_CACHE``
-    (default ``<repo>/.cache/kafka-jars``), ``DEVSTACK_KAFKA_PORT`` (9092),
+    Variables: ``DEVSTACK_HOME`` (default ``<repo>/.devstack``), ``DEVSTACK_JAR_CACHE`` (default
+    ``<repo>/.cache/kafka-jars``), ``DEVSTACK_KAFKA_PORT`` (9092),
     ``DEVSTACK_KAFKA_CONTROLLER_PORT`` (9093), ``DEVSTACK_POSTGRES_PORT`` (5433),
-    ``DEVSTACK_KAFKA_HEAP`` (512m), ``DEVSTACK_POSTGRES_SYNCHRONOUS_COMMIT`` (on; off trades
-    durability of the last commits on a crash for speed), ``DEVSTACK_POSTGRES_ROOT`` (where
-    PostgreSQL's files go; default: see :func:`postgres_root_for`), ``DEVSTACK_POSTGRES_BIN``
-    (folder of initdb and pg_ctl; default: PATH, then the newest /usr/lib/postgresql/*/bin) and
-    ``DEVSTACK_START_TIMEOUT`` (seconds per server, 120).
+    ``DEVSTACK_KAFKA_HEAP`` (512m), ``DEVSTACK_KAFKA_BROKERS`` (1 or 3; default: what the
+    devstack's Kafka was last started with, else 1), ``DEVSTACK_POSTGRES_SYNCHRONOUS_COMMIT``
+    (on; off trades durability of the last commits on a crash for speed),
+    ``DEVSTACK_POSTGRES_ROOT`` (where PostgreSQL's files go; default: see
+    :func:`postgres_root_for`), ``DEVSTACK_POSTGRES_BIN`` (folder of initdb and pg_ctl; default:
+    PATH, then the newest /usr/lib/postgresql/*/bin) and ``DEVSTACK_START_TIMEOUT`` (seconds per
+    server, 120).
 
     Raises :class:`PrerequisiteError` for a malformed value or when the repository (which holds
     the Kafka POM) cannot be found.
@@ -257,6 +278,7 @@ def load_config(env: Mapping[str, str] | None = None, *, cwd: Path | None = None
             f"({postgres_port}) ports must all differ."
         )
 
+    brokers = _brokers(env, home, brokers)
     heap = env.get("DEVSTACK_KAFKA_HEAP", "").strip() or DEFAULT_KAFKA_HEAP
     if not _HEAP_PATTERN.fullmatch(heap):
         raise PrerequisiteError(f"DEVSTACK_KAFKA_HEAP={heap!r} is not a JVM size such as 512m.")
@@ -278,6 +300,7 @@ def load_config(env: Mapping[str, str] | None = None, *, cwd: Path | None = None
         kafka_controller_port=controller_port,
         postgres_port=postgres_port,
         kafka_heap=heap,
+        kafka_brokers=brokers,
         postgres_synchronous_commit=_flag(
             env, "DEVSTACK_POSTGRES_SYNCHRONOUS_COMMIT", default=True
         ),
@@ -285,3 +308,18 @@ def load_config(env: Mapping[str, str] | None = None, *, cwd: Path | None = None
         postgres_bin_dir=_path(env, "DEVSTACK_POSTGRES_BIN"),
         start_timeout_s=timeout,
     )
+
+
+def _brokers(env: Mapping[str, str], home: Path, given: int | None) -> int:
+    """``given``, else ``DEVSTACK_KAFKA_BROKERS``, else the count the home's Kafka was started
+    with, else 1."""
+    raw = str(given) if given is not None else env.get("DEVSTACK_KAFKA_BROKERS", "").strip()
+    if not raw:
+        with_file = home / "kafka" / "brokers"
+        raw = with_file.read_text().strip() if with_file.is_file() else "1"
+    if not raw.isdigit() or int(raw) not in KAFKA_BROKER_COUNTS:
+        counts = " or ".join(str(n) for n in KAFKA_BROKER_COUNTS)
+        raise PrerequisiteError(
+            f"DEVSTACK_KAFKA_BROKERS={raw!r}: a local Kafka has {counts} brokers."
+        )
+    return int(raw)

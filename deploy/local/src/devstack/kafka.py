@@ -1,8 +1,13 @@
-"""A single-node Apache Kafka (KRaft, combined broker and controller) run from the cached jars.
+"""Apache Kafka (KRaft) run from the cached jars: one node, or a cluster of three.
 
-The broker runs detached from the launcher, listens on 127.0.0.1 only, and is tuned for tests:
-replication factor 1 everywhere, one partition for the internal topics, no rebalance delay, no
-topic auto-creation (topics come from ``contracts.topics``).
+Each node is broker and controller at once, runs detached from the launcher and listens on
+127.0.0.1 only. One node is tuned for tests: replication factor 1 everywhere, one partition for
+the internal topics. Three nodes (``devstack start --brokers 3``) form a controller quorum of
+three with replication factor 3 and ``min.insync.replicas=2`` for every topic, the internal
+ones too, so a broker can be lost without losing a write acknowledged with ``acks=all``. Node 1
+keeps the single node's ports, files and logs; node k listens on ports + 100 (k - 1) and keeps
+its files in ``<home>/kafka/broker-k``. Always: no rebalance delay, no topic auto-creation
+(topics come from ``contracts.topics``).
 
 No client is anonymous: the client listener takes SASL/SCRAM-SHA-512 only, KRaft's
 ``StandardAuthorizer`` allows nothing without an ACL, and the principals and their ACLs are those
@@ -31,7 +36,7 @@ from aiokafka.errors import KafkaError
 
 from contracts.access import ADMIN, SASL_MECHANISM
 from devstack import access
-from devstack.config import HOST, DevstackConfig
+from devstack.config import HOST, KAFKA_PORT_STEP, DevstackConfig
 from devstack.errors import DevstackError, PrerequisiteError
 from devstack.jars import ensure_jars
 from devstack.procs import (
@@ -53,6 +58,7 @@ READY_LINE: Final = "Kafka Server started"
 MIN_JAVA: Final = 17
 STOP_TIMEOUT_S: Final = 30.0
 NODE_ID: Final = 1
+"""The first node's id (a single broker's)."""
 # Kafka answers TOPIC_ALREADY_EXISTS when a concurrent launcher created the topic first.
 _TOPIC_ALREADY_EXISTS: Final = 36
 _CLUSTER_ID_PATTERN: Final = re.compile(r"^[A-Za-z0-9_-]{22}$")
@@ -92,15 +98,85 @@ def _jaas(module: str, admin_password: str, *, plain_users: bool = False) -> str
     )
 
 
-def server_settings(config: DevstackConfig, admin_password: str) -> dict[str, str]:
-    """The broker's ``server.properties`` as a mapping."""
-    broker = f"{HOST}:{config.kafka_port}"
-    controller = f"{HOST}:{config.kafka_controller_port}"
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One node of the local cluster: its id, ports and files."""
+
+    node_id: int
+    port: int
+    controller_port: int
+    folder: Path
+    """Its configuration, pid file and (in ``data``) its storage."""
+    log: Path
+    stdout_log: Path
+
+    @property
+    def name(self) -> str:
+        return "kafka" if self.node_id == NODE_ID else f"kafka-{self.node_id}"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.folder / "data"
+
+    @property
+    def properties(self) -> Path:
+        return self.folder / "server.properties"
+
+    @property
+    def log4j_config(self) -> Path:
+        return self.folder / "log4j2.xml"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.folder / "kafka.pid"
+
+
+def nodes(config: DevstackConfig) -> list[Node]:
+    """The nodes of ``config``'s cluster (node 1 on the configured ports and files)."""
+    found = []
+    for index in range(config.kafka_brokers):
+        node_id = NODE_ID + index
+        first = node_id == NODE_ID
+        found.append(
+            Node(
+                node_id=node_id,
+                port=config.kafka_port + KAFKA_PORT_STEP * index,
+                controller_port=config.kafka_controller_port + KAFKA_PORT_STEP * index,
+                folder=config.kafka_dir if first else config.kafka_dir / f"broker-{node_id}",
+                log=config.kafka_log if first else config.logs_dir / f"kafka-{node_id}.log",
+                stdout_log=(
+                    config.kafka_stdout_log
+                    if first
+                    else config.logs_dir / f"kafka-{node_id}.stdout.log"
+                ),
+            )
+        )
+    return found
+
+
+def replication_factor(config: DevstackConfig) -> int:
+    """Replicas of every partition: one per broker, up to three."""
+    return min(config.kafka_brokers, 3)
+
+
+def server_settings(
+    config: DevstackConfig, admin_password: str, node: Node | None = None
+) -> dict[str, str]:
+    """The ``server.properties`` of ``node`` (by default the first) as a mapping."""
+    cluster = nodes(config)
+    node = node or cluster[0]
+    broker = f"{HOST}:{node.port}"
+    controller = f"{HOST}:{node.controller_port}"
+    replicas = str(replication_factor(config))
+    # Two in sync of three: a write acknowledged by acks=all survives the loss of a broker.
+    in_sync = "2" if replication_factor(config) >= 3 else "1"
     return {
         "process.roles": "broker,controller",
-        "node.id": str(NODE_ID),
+        "node.id": str(node.node_id),
         # A static quorum: the storage is formatted without --standalone.
-        "controller.quorum.voters": f"{NODE_ID}@{controller}",
+        "controller.quorum.voters": ",".join(
+            f"{n.node_id}@{HOST}:{n.controller_port}" for n in cluster
+        ),
         "listeners": f"CLIENT://{broker},CONTROLLER://{controller}",
         "advertised.listeners": f"CLIENT://{broker}",
         "controller.listener.names": "CONTROLLER",
@@ -119,19 +195,19 @@ def server_settings(config: DevstackConfig, admin_password: str) -> dict[str, st
         "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
         "super.users": f"User:{ADMIN}",
         "allow.everyone.if.no.acl.found": "false",
-        "log.dirs": str(config.kafka_data_dir),
+        "log.dirs": str(node.data_dir),
         "num.partitions": "1",
-        "default.replication.factor": "1",
-        "min.insync.replicas": "1",
-        # Without replication factor 1 for the internal topics, group joins and idempotent
-        # producer id requests never succeed on a single broker.
-        "offsets.topic.replication.factor": "1",
+        "default.replication.factor": replicas,
+        "min.insync.replicas": in_sync,
+        # Internal topics replicated as much as the cluster allows: on a single broker, with
+        # more than one replica, group joins and idempotent producer id requests never succeed.
+        "offsets.topic.replication.factor": replicas,
         "offsets.topic.num.partitions": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.replication.factor": replicas,
+        "transaction.state.log.min.isr": in_sync,
         "transaction.state.log.num.partitions": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
+        "share.coordinator.state.topic.replication.factor": replicas,
+        "share.coordinator.state.topic.min.isr": in_sync,
         "group.initial.rebalance.delay.ms": "0",
         # Topics are declared in contracts.topics; a typo in a test must fail, not create one.
         "auto.create.topics.enable": "false",
@@ -139,17 +215,20 @@ def server_settings(config: DevstackConfig, admin_password: str) -> dict[str, st
     }
 
 
-def render_server_properties(config: DevstackConfig, admin_password: str) -> str:
-    """The text of the broker's ``server.properties`` (it holds the admin's password)."""
+def render_server_properties(
+    config: DevstackConfig, admin_password: str, node: Node | None = None
+) -> str:
+    """The text of a node's ``server.properties`` (it holds the admin's password)."""
     lines = ["# Written by devstack on every start; edit devstack/kafka.py instead."]
-    settings = server_settings(config, admin_password)
+    settings = server_settings(config, admin_password, node)
     lines += [f"{key}={_escape(value)}" for key, value in settings.items()]
     return "\n".join(lines) + "\n"
 
 
-def render_log4j2(config: DevstackConfig) -> str:
-    """A log4j2 configuration sending the broker's logs to ``logs/kafka.log``."""
-    log = str(config.kafka_log)
+def render_log4j2(config: DevstackConfig, node: Node | None = None) -> str:
+    """A log4j2 configuration sending a node's logs to its log (``logs/kafka.log`` for the
+    first)."""
+    log = str((node or nodes(config)[0]).log)
     # shutdownHook="disable": log4j's own hook would otherwise close the appender before
     # Kafka's shutdown hook has logged how the shutdown went.
     return f"""<?xml version="1.0" encoding="UTF-8"?>
@@ -206,9 +285,19 @@ def check_java() -> str:
 
 
 def running_pid(config: DevstackConfig) -> int | None:
-    """Pid of this devstack's broker, if it is running."""
-    marker = str(config.kafka_properties)
-    pid = read_pid(config.kafka_pid_file)
+    """Pid of this devstack's (first) broker, if it is running."""
+    return node_pid(nodes(config)[0])
+
+
+def running_pids(config: DevstackConfig) -> dict[int, int | None]:
+    """Each node's pid, None for a node not running."""
+    return {node.node_id: node_pid(node) for node in nodes(config)}
+
+
+def node_pid(node: Node) -> int | None:
+    """Pid of ``node``'s broker, if it is running."""
+    marker = str(node.properties)
+    pid = read_pid(node.pid_file)
     if pid is not None and pid_is_running(pid) and _is_our_broker(pid, marker):
         return pid
     # The pid file may be gone or stale (pid reused); the broker is recognised by its argv.
@@ -221,17 +310,23 @@ def _is_our_broker(pid: int, marker: str) -> bool:
     return "kafka.Kafka" in argv and marker in argv
 
 
-def check_ports(config: DevstackConfig) -> None:
-    """Raise :class:`PrerequisiteError` if another program holds a port the broker needs."""
-    for name, port in (
-        ("DEVSTACK_KAFKA_PORT", config.kafka_port),
-        ("DEVSTACK_KAFKA_CONTROLLER_PORT", config.kafka_controller_port),
-    ):
-        if not port_is_free(HOST, port):
-            raise PrerequisiteError(
-                f"port {port} on {HOST} is already taken by another program; stop it or set "
-                f"{name} to a free port."
-            )
+def check_ports(config: DevstackConfig, only: Iterable[int] | None = None) -> None:
+    """Raise :class:`PrerequisiteError` if another program holds a port a broker needs (of the
+    nodes ``only`` names, by default all)."""
+    wanted = set(only) if only is not None else None
+    for index, node in enumerate(nodes(config)):
+        if wanted is not None and node.node_id not in wanted:
+            continue
+        for name, port in (
+            ("DEVSTACK_KAFKA_PORT", node.port),
+            ("DEVSTACK_KAFKA_CONTROLLER_PORT", node.controller_port),
+        ):
+            if not port_is_free(HOST, port):
+                offset = f" (broker {node.node_id} uses it + {KAFKA_PORT_STEP * index})"
+                raise PrerequisiteError(
+                    f"port {port} on {HOST} is already taken by another program; stop it or set "
+                    f"{name} to a free port{offset if index else ''}."
+                )
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,16 +336,19 @@ class Launch:
     pid: int
     log_offset: int
     began: float
+    node: Node
 
 
-def _java_command(config: DevstackConfig, java: str, jar_dir: Path, main: str) -> list[str]:
+def _java_command(
+    config: DevstackConfig, java: str, jar_dir: Path, main: str, node: Node
+) -> list[str]:
     return [
         java,
         f"-Xmx{config.kafka_heap}",
         "-XX:+UseG1GC",
         "-XX:MaxGCPauseMillis=20",
         "-Djava.awt.headless=true",
-        f"-Dlog4j2.configurationFile={config.kafka_log4j_config}",
+        f"-Dlog4j2.configurationFile={node.log4j_config}",
         f"-Dkafka.logs.dir={config.logs_dir}",
         "-cp",
         # Java expands the trailing * itself (no shell is involved).
@@ -260,61 +358,97 @@ def _java_command(config: DevstackConfig, java: str, jar_dir: Path, main: str) -
 
 
 def prepare_and_launch(
-    config: DevstackConfig, java: str, report: PhaseReporter | None = None
-) -> Launch:
-    """Fetch the jars, write the configuration, format the storage and start the broker.
+    config: DevstackConfig,
+    java: str,
+    report: PhaseReporter | None = None,
+    only: Iterable[int] | None = None,
+) -> list[Launch]:
+    """Fetch the jars, write the configuration, format the storage and start the brokers (of
+    the nodes ``only`` names, by default all).
 
     Returns without waiting for readiness, so the caller can start PostgreSQL meanwhile.
     """
     jar_dir = ensure_jars(config, report)
     config.kafka_dir.mkdir(parents=True, exist_ok=True)
     config.logs_dir.mkdir(parents=True, exist_ok=True)
-    formatted = (config.kafka_data_dir / "meta.properties").is_file()
+    cluster = nodes(config)
+    formatted = (cluster[0].data_dir / "meta.properties").is_file()
     if formatted and not config.kafka_credentials_file.is_file():
         raise DevstackError(
             f"the Kafka storage in {config.kafka_data_dir} was formatted before the broker had "
             "principals; `devstack clean` (or ./platform up, which starts fresh) makes a new one."
         )
+    _check_broker_count(config, formatted=formatted)
     admin_password = access.load_or_create(config.kafka_credentials_file)[ADMIN]
-    config.kafka_properties.touch(mode=0o600)
-    config.kafka_properties.chmod(0o600)
-    config.kafka_properties.write_text(render_server_properties(config, admin_password))
-    config.kafka_log4j_config.write_text(render_log4j2(config))
+    wanted = set(only) if only is not None else {node.node_id for node in cluster}
+    launches = []
+    for node in cluster:
+        if node.node_id not in wanted:
+            continue
+        node.folder.mkdir(parents=True, exist_ok=True)
+        node.properties.touch(mode=0o600)
+        node.properties.chmod(0o600)
+        node.properties.write_text(render_server_properties(config, admin_password, node))
+        node.log4j_config.write_text(render_log4j2(config, node))
+        _format(config, java, jar_dir, node, admin_password=admin_password, report=report)
+        log_offset = node.log.stat().st_size if node.log.exists() else 0
+        began = time.monotonic()
+        pid = spawn_detached(
+            [*_java_command(config, java, jar_dir, "kafka.Kafka", node), str(node.properties)],
+            pid_file=node.pid_file,
+            output=node.stdout_log,
+            cwd=node.folder,
+        )
+        launches.append(Launch(pid=pid, log_offset=log_offset, began=began, node=node))
+    config.kafka_brokers_file.write_text(f"{config.kafka_brokers}\n")
+    return launches
 
-    with timed(report, "kafka format") as note:
-        if formatted:
+
+def _check_broker_count(config: DevstackConfig, *, formatted: bool) -> None:
+    """A storage formatted for one cluster size cannot serve another (its quorum is fixed)."""
+    path = config.kafka_brokers_file
+    before = int(path.read_text().strip()) if path.is_file() else 1
+    if formatted and before != config.kafka_brokers:
+        raise PrerequisiteError(
+            f"this devstack's Kafka was formatted for {before} broker(s), not "
+            f"{config.kafka_brokers}: `devstack clean` first (its topics and data go)."
+        )
+
+
+def _format(
+    config: DevstackConfig,
+    java: str,
+    jar_dir: Path,
+    node: Node,
+    *,
+    admin_password: str,
+    report: PhaseReporter | None,
+) -> None:
+    phase = "kafka format" if node.node_id == NODE_ID else f"kafka format (node {node.node_id})"
+    with timed(report, phase) as note:
+        if (node.data_dir / "meta.properties").is_file():
             note.detail = "already formatted"
-        else:
-            cluster_id = _cluster_id(config)
-            run_tool(
-                [
-                    *_java_command(config, java, jar_dir, "kafka.tools.StorageTool"),
-                    "format",
-                    "-t",
-                    cluster_id,
-                    "-c",
-                    str(config.kafka_properties),
-                    "-g",
-                    # The admin exists before the broker starts: it creates everyone else.
-                    "--add-scram",
-                    f"{SASL_MECHANISM}=[name={ADMIN},password={admin_password}]",
-                ],
-                what="formatting the Kafka storage",
-                log=config.logs_dir / "kafka-format.log",
-                timeout_s=config.start_timeout_s,
-                cwd=config.kafka_dir,
-            )
-            note.detail = f"cluster id {cluster_id}"
-
-    log_offset = config.kafka_log.stat().st_size if config.kafka_log.exists() else 0
-    began = time.monotonic()
-    pid = spawn_detached(
-        [*_java_command(config, java, jar_dir, "kafka.Kafka"), str(config.kafka_properties)],
-        pid_file=config.kafka_pid_file,
-        output=config.kafka_stdout_log,
-        cwd=config.kafka_dir,
-    )
-    return Launch(pid=pid, log_offset=log_offset, began=began)
+            return
+        cluster_id = _cluster_id(config)
+        run_tool(
+            [
+                *_java_command(config, java, jar_dir, "kafka.tools.StorageTool", node),
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(node.properties),
+                "-g",
+                # The admin exists before the broker starts: it creates everyone else.
+                "--add-scram",
+                f"{SASL_MECHANISM}=[name={ADMIN},password={admin_password}]",
+            ],
+            what="formatting the Kafka storage",
+            log=config.logs_dir / "kafka-format.log",
+            timeout_s=config.start_timeout_s,
+            cwd=node.folder,
+        )
+        note.detail = f"cluster id {cluster_id}"
 
 
 def _cluster_id(config: DevstackConfig) -> str:
@@ -330,14 +464,14 @@ def _cluster_id(config: DevstackConfig) -> str:
 
 
 def _startup_failure(config: DevstackConfig, launch: Launch, reason: str) -> DevstackError:
-    lines = tail(config.kafka_log, 400, start=launch.log_offset)
+    node = launch.node
+    lines = tail(node.log, 400, start=launch.log_offset)
     errors = [line for line in lines if " ERROR " in line or " FATAL " in line]
-    crash = [line for line in tail(config.kafka_stdout_log, 20) if line.strip()]
+    crash = [line for line in tail(node.stdout_log, 20) if line.strip()]
     hint = (errors or crash or [""])[-1].strip()
     detail = f": {hint}" if hint else ""
-    return DevstackError(
-        f"Kafka {reason}{detail} (see {config.kafka_log} and {config.kafka_stdout_log})."
-    )
+    which = "Kafka" if config.kafka_brokers == 1 else f"Kafka node {node.node_id}"
+    return DevstackError(f"{which} {reason}{detail} (see {node.log} and {node.stdout_log}).")
 
 
 def _wait_for_ready_line(config: DevstackConfig, launch: Launch, deadline: float) -> None:
@@ -345,7 +479,7 @@ def _wait_for_ready_line(config: DevstackConfig, launch: Launch, deadline: float
     carry = b""
     while True:
         try:
-            with config.kafka_log.open("rb") as handle:
+            with launch.node.log.open("rb") as handle:
                 handle.seek(position)
                 chunk = handle.read()
         except FileNotFoundError:
@@ -383,13 +517,17 @@ async def _connect_admin(options: dict[str, Any], deadline: float) -> AIOKafkaAd
 
 
 async def _ensure_topics(
-    admin: AIOKafkaAdminClient, wanted: list[tuple[str, int]], deadline: float
+    admin: AIOKafkaAdminClient,
+    wanted: list[tuple[str, int]],
+    deadline: float,
+    replication_factor: int = 1,
 ) -> str:
     existing = set(await admin.list_topics())
     missing = [(name, partitions) for name, partitions in wanted if name not in existing]
     if missing:
         response = await admin.create_topics(
-            [NewTopic(name, partitions, 1) for name, partitions in missing], timeout_ms=30_000
+            [NewTopic(name, partitions, replication_factor) for name, partitions in missing],
+            timeout_ms=30_000,
         )
         for topic_error in response.topic_errors:
             name, code = topic_error[0], topic_error[1]
@@ -439,19 +577,20 @@ async def ensure_topics(
 
 def wait_until_ready(
     config: DevstackConfig,
-    launch: Launch | None,
+    launches: Iterable[Launch],
     topics: Iterable[tuple[str, int]],
     report: PhaseReporter | None = None,
 ) -> None:
-    """Wait for the broker, then create the topics that are missing.
+    """Wait for the brokers, then create the topics that are missing.
 
-    Ready means the ready line in the log (only checked for a broker started by ``launch``)
+    Ready means the ready line in the log (only checked for the brokers of ``launches``)
     and a working admin connection. A broker found already running is only checked by the
     admin connection: it may still be starting on behalf of another launcher.
     """
-    began = launch.began if launch is not None else time.monotonic()
+    launches = list(launches)
+    began = min((launch.began for launch in launches), default=time.monotonic())
     deadline = began + config.start_timeout_s
-    if launch is not None:
+    for launch in launches:
         _wait_for_ready_line(config, launch, deadline)
     wanted = list(topics)
 
@@ -461,14 +600,17 @@ def wait_until_ready(
         admin = await _connect_admin(admin_options(config), deadline)
         try:
             if report is not None:
-                detail = f"pid {launch.pid}" if launch is not None else "already running"
+                pids = ", ".join(str(launch.pid) for launch in launches)
+                detail = f"pid {pids}" if launches else "already running"
                 report("kafka start", time.monotonic() - began, detail)
             with timed(report, "kafka principals") as note:
                 note.detail = await asyncio.to_thread(
                     access.apply, config.kafka_bootstrap_servers, passwords
                 )
             with timed(report, "kafka topics") as note:
-                note.detail = await _ensure_topics(admin, wanted, time.monotonic() + 60)
+                note.detail = await _ensure_topics(
+                    admin, wanted, time.monotonic() + 60, replication_factor(config)
+                )
         finally:
             await admin.close()
 
@@ -495,17 +637,21 @@ def client_options(bootstrap_servers: str, username: str, password: str) -> dict
     }
 
 
-def stop(config: DevstackConfig) -> bool:
-    """Stop the broker (SIGTERM, then SIGKILL after a timeout); False if it was not running."""
-    pids = set(find_pids(str(config.kafka_properties)))
-    pid = read_pid(config.kafka_pid_file)
-    if (
-        pid is not None
-        and pid_is_running(pid)
-        and _is_our_broker(pid, str(config.kafka_properties))
-    ):
-        pids.add(pid)
-    for found in sorted(pids):
-        terminate(found, timeout_s=STOP_TIMEOUT_S, group=True)
-    config.kafka_pid_file.unlink(missing_ok=True)
-    return bool(pids)
+def stop(config: DevstackConfig, only: Iterable[int] | None = None) -> bool:
+    """Stop the brokers (of the nodes ``only`` names, by default all: SIGTERM, then SIGKILL
+    after a timeout); False if none was running."""
+    wanted = set(only) if only is not None else None
+    stopped = False
+    for node in nodes(config):
+        if wanted is not None and node.node_id not in wanted:
+            continue
+        marker = str(node.properties)
+        pids = set(find_pids(marker))
+        pid = read_pid(node.pid_file)
+        if pid is not None and pid_is_running(pid) and _is_our_broker(pid, marker):
+            pids.add(pid)
+        for found in sorted(pids):
+            terminate(found, timeout_s=STOP_TIMEOUT_S, group=True)
+        node.pid_file.unlink(missing_ok=True)
+        stopped = stopped or bool(pids)
+    return stopped

@@ -38,7 +38,14 @@ async def unread_partitions(
     ends, starts = await asyncio.gather(
         consumer.end_offsets(partitions), consumer.beginning_offsets(partitions)
     )
-    committed = await asyncio.gather(*(consumer.committed(tp) for tp in partitions))
+    try:
+        committed = await asyncio.gather(*(consumer.committed(tp) for tp in partitions))
+    except AttributeError:
+        # faststream hands the consumer over before its start() has ended, and aiokafka's
+        # committed() then fails on the group coordinator it has not made yet.
+        message = "the consumer is still starting: its group's progress is unknown"
+        raise NotReadingError(message) from None
+
     return frozenset(
         (tp.topic, tp.partition)
         for tp, done in zip(partitions, committed, strict=True)
