@@ -26,6 +26,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -639,19 +640,26 @@ def client_options(bootstrap_servers: str, username: str, password: str) -> dict
 
 def stop(config: DevstackConfig, only: Iterable[int] | None = None) -> bool:
     """Stop the brokers (of the nodes ``only`` names, by default all: SIGTERM, then SIGKILL
-    after a timeout); False if none was running."""
+    after a timeout); False if none was running.
+
+    The nodes are stopped together: one by one, the last would wait for a controller quorum
+    already gone before it gave up its partitions, and be killed at the timeout.
+    """
     wanted = set(only) if only is not None else None
-    stopped = False
-    for node in nodes(config):
-        if wanted is not None and node.node_id not in wanted:
-            continue
+    chosen = [n for n in nodes(config) if wanted is None or n.node_id in wanted]
+    pids: set[int] = set()
+    for node in chosen:
         marker = str(node.properties)
-        pids = set(find_pids(marker))
+        pids |= set(find_pids(marker))
         pid = read_pid(node.pid_file)
         if pid is not None and pid_is_running(pid) and _is_our_broker(pid, marker):
             pids.add(pid)
-        for found in sorted(pids):
-            terminate(found, timeout_s=STOP_TIMEOUT_S, group=True)
+    with ThreadPoolExecutor(max_workers=max(len(pids), 1)) as pool:
+        for done in [
+            pool.submit(terminate, pid, timeout_s=STOP_TIMEOUT_S, group=True)
+            for pid in sorted(pids)
+        ]:
+            done.result()
+    for node in chosen:
         node.pid_file.unlink(missing_ok=True)
-        stopped = stopped or bool(pids)
-    return stopped
+    return bool(pids)
