@@ -136,7 +136,7 @@ async def _backlog(config: DevstackConfig, admin: KafkaAccess) -> dict[str, int]
     return found
 
 
-async def _drain(
+async def drain(
     config: DevstackConfig, admin: KafkaAccess, since: float
 ) -> tuple[float | None, dict[str, int]]:
     """Seconds from ``since`` (the last fault) until nothing is left to publish or consume;
@@ -149,19 +149,26 @@ async def _drain(
     return (round(drained, 1) if drained < DRAIN_BOUND_SECONDS else None), backlog
 
 
-async def _simulate(config: DevstackConfig, minutes: float, summary_file: Path) -> int:
-    """Play the simulation as a separate process (the platform's client); its exit code."""
+async def simulate(
+    config: DevstackConfig,
+    minutes: float,
+    summary_file: Path,
+    simulation: list[str] = SIMULATION,  # read only
+) -> int:
+    """Play the simulation as a separate process (the platform's client); its exit code. The
+    services' ports are the launcher's (``DEVSTACK_*_PORT``, set by the run's fixture)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PLATFORM_", "DEVSTACK_"))}
     home = config.home
+    ports = services.ports()
     command = [
         str(Path(sys.executable).with_name("atoz-simulate")),
-        *SIMULATION,
+        *simulation,
         "--minutes",
         str(minutes),
         "--intake-url",
-        f"http://127.0.0.1:{PORTS['DEVSTACK_INTAKE_PORT']}",
+        f"http://127.0.0.1:{ports['intake']}",
         "--metrics-url",
-        f"http://127.0.0.1:{PORTS['DEVSTACK_METRICS_PORT']}",
+        f"http://127.0.0.1:{ports['metrics']}",
         "--kafka",
         config.kafka_bootstrap_servers,
         "--kafka-credentials",
@@ -260,7 +267,7 @@ async def chaos_run(request: pytest.FixtureRequest) -> AsyncIterator[ChaosRun]:
             try:
                 paced = max(minutes, rounds * ROUND_SECONDS / 60)
                 # The faults are spread over the simulation's first 90%: all hit a busy platform.
-                simulation = asyncio.create_task(_simulate(config, paced, summary_file))
+                simulation = asyncio.create_task(simulate(config, paced, summary_file))
                 try:
                     await driver.run(plan(rounds, random.Random(SEED)), over_seconds=paced * 54)
                 finally:
@@ -273,7 +280,7 @@ async def chaos_run(request: pytest.FixtureRequest) -> AsyncIterator[ChaosRun]:
                 exit_code = outcome if isinstance(outcome, int) else -1  # -1: stopped
             finally:
                 await driver.close()
-            drained, backlog = await _drain(config, admin, driver.last_fault_over)
+            drained, backlog = await drain(config, admin, driver.last_fault_over)
             topics = await from_offset_zero(
                 admin, *(name for t in LIVE_TOPICS for name in (t.name, t.dlq))
             )
