@@ -173,7 +173,7 @@ class BatchConsumer:
         *,
         begin: Begin,
         consumer_name: str,
-        max_batch: int = 500,
+        max_batch: int = 5000,
         decode: Decode = codec.decode,
         backoff: Backoff | None = None,
         poll_timeout_ms: int = 1000,

@@ -93,7 +93,14 @@ class ConsumerSettings(DatabaseSettings):
         default="consumer",
         description="The Kafka consumer group, also the inbox's name: keep it across releases.",
     )
-    max_batch: int = Field(default=500, ge=1, description="Records per poll batch, at most.")
+    max_batch: int = Field(
+        default=5000,
+        ge=1,
+        description="Records per poll batch (one transaction), at most. A poll takes what has "
+        "arrived, so batches are this large only under load, where they pay: the sellers' health "
+        "(metrics) and the facts' rows (adjudication) are written once a batch, not once a "
+        "message (bench/order_facts.py: 500 -> 5000 absorbed about 1.5x and 2.5x as fast).",
+    )
     inbox_retention_days: float = Field(
         default=30.0,
         ge=0,
