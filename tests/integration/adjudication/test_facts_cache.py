@@ -76,3 +76,16 @@ async def test_a_write_rolled_back_is_never_served(pool: asyncpg.Pool) -> None:
     loaded = await _load(pool, cache)
     assert loaded == committed
     assert "msg-lost" not in loaded.contacts
+
+
+async def test_facts_saved_as_their_changes_read_back_as_the_whole_order(
+    pool: asyncpg.Pool,
+) -> None:
+    first = order_facts()
+    await _save(pool, first, None)
+    later = fold.apply(fold.apply(first, shipped(shipment_id="shp-2")), contacted())
+    async with pool.acquire() as conn, conn.transaction():
+        # Only the shipments and contacts go: the placement stays as stored.
+        await store.save_facts(conn, [later], None, loaded={ORDER: first})
+    assert first.placed is not None
+    assert await _load(pool, None) == later

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts.base import PositiveMoney
-from contracts.claims import ClaimClosed, ClaimFiled
-from contracts.examples import claim_event_payloads
+from contracts.claims import ClaimClosed, ClaimEvent, ClaimFiled
+from contracts.examples import claim_event_payloads, order_payloads
 from contracts.orders import ChargebackFiled, FeedbackPosted, FeedbackRemoved
 from metrics import odr
 from metrics.odr import DayCounts, OdrSettings
@@ -177,3 +177,19 @@ def test_duplicates_and_reordering_of_claim_events_leave_the_latest_version(
     latest = max(versions)
     mark = next(iter(state.claims.values()))
     assert (mark.version, mark.counts) == (latest, latest % 3 != 0)
+
+
+@pytest.mark.parametrize("event", order_payloads(), ids=lambda event: event.type)
+def test_an_event_that_cannot_change_defects_leaves_every_state_as_it_was(event: Any) -> None:
+    # The batch skips loading and saving an order for such events: apply must agree.
+    states = [None, _order(), _order(_feedback(1), _chargeback("service"))]
+    if odr.can_change(event):
+        assert any(odr.apply(state, event) != state for state in states)
+    else:
+        assert all(odr.apply(state, event) is state for state in states[1:])
+
+
+def test_every_claim_event_can_change_defects() -> None:
+    events = [e for e in claim_event_payloads() if isinstance(e, ClaimEvent)]
+    assert events
+    assert all(odr.can_change(event) for event in events)

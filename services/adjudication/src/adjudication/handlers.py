@@ -78,6 +78,8 @@ class _Work:
 
     facts: dict[str, OrderFacts]
     claims_by_order: dict[str, list[Claim]]
+    loaded: dict[str, OrderFacts] = field(default_factory=dict)
+    """The facts as loaded, before this transaction changed them."""
     changed_facts: dict[str, OrderFacts] = field(default_factory=dict)
     changed_claims: dict[str, Claim] = field(default_factory=dict)
     outbox: list[OutboxMessage] = field(default_factory=list)
@@ -166,9 +168,11 @@ async def _load(
     conn: asyncpg.Connection, order_ids: Iterable[str], cache: store.FactsCache | None
 ) -> _Work:
     ids = set(order_ids)
+    facts = await store.load_facts(conn, ids, cache)
     return _Work(
-        facts=await store.load_facts(conn, ids, cache),
+        facts=facts,
         claims_by_order=await store.load_claims_of_orders(conn, ids),
+        loaded=dict(facts),
     )
 
 
@@ -179,7 +183,7 @@ async def _save(
     policy: Policy,
     cache: store.FactsCache | None,
 ) -> None:
-    await store.save_facts(conn, list(work.changed_facts.values()), cache)
+    await store.save_facts(conn, list(work.changed_facts.values()), cache, loaded=work.loaded)
     await store.save_claims(conn, list(work.changed_claims.values()), now)
     await store.append_history(conn, work.history)
     await store.plan_order_deadlines(conn, work.automatic_filings(now, policy))

@@ -6,7 +6,7 @@ outbox rows commit or roll back together (see :mod:`adjudication.handlers`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -46,31 +46,53 @@ async def load_facts(
     return {row["order_id"]: facts for row, facts in rows}
 
 
-# One statement for the batch: its RETURNING gives each row's new version for the cache.
+# One statement for the batch: its RETURNING gives each row's new version for the cache. A
+# stored row gets only the fields that changed (jsonb ``||`` replaces top-level keys): an
+# order's third fact need not rewrite the first two, nor its placement.
 _SAVE_FACTS: Final = """
-INSERT INTO order_facts (order_id, seller_id, facts, updated_at)
+INSERT INTO order_facts AS stored (order_id, seller_id, facts, updated_at)
 SELECT order_id, seller_id, facts, now()
 FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS given (order_id, seller_id, facts)
 ON CONFLICT (order_id) DO UPDATE SET seller_id = EXCLUDED.seller_id,
-    facts = EXCLUDED.facts, updated_at = EXCLUDED.updated_at
+    facts = stored.facts || EXCLUDED.facts, updated_at = EXCLUDED.updated_at
 RETURNING order_id, xmin::text AS version
 """
 
 
 async def save_facts(
-    conn: asyncpg.Connection, facts: Sequence[OrderFacts], cache: FactsCache | None = None
+    conn: asyncpg.Connection,
+    facts: Sequence[OrderFacts],
+    cache: FactsCache | None = None,
+    *,
+    loaded: Mapping[str, OrderFacts] | None = None,
 ) -> None:
-    """Upsert the facts of these orders (each once); the cache learns their new versions."""
+    """Upsert the facts of these orders (each once); the cache learns their new versions.
+
+    ``loaded`` holds the facts as this transaction read them: an order found there is
+    written as the fields that differ from it, any other whole."""
     if not facts:
         return
     rows = await conn.fetch(
         _SAVE_FACTS,
         [f.order_id for f in facts],
         [f.seller_id for f in facts],
-        [f.model_dump_json() for f in facts],
+        [_changes(f, (loaded or {}).get(f.order_id)) for f in facts],
     )
     if cache is not None:
         cache.remember(rows, {f.order_id: f for f in facts}, key="order_id")
+
+
+def _changes(facts: OrderFacts, before: OrderFacts | None) -> str:
+    """The JSON of ``facts``, or of its fields that are not those of ``before`` (a fold
+    keeps every field it does not change: an identity test is enough, and never misses)."""
+    if before is None:
+        return facts.model_dump_json()
+    changed = {
+        name
+        for name in OrderFacts.model_fields
+        if getattr(facts, name) is not getattr(before, name)
+    }
+    return facts.model_dump_json(include=changed)
 
 
 def _claim(row: Any) -> Claim:

@@ -62,10 +62,11 @@ async def apply_batch(
         if refusal is not None:
             raise RefusedMessage(REASON_EVENT_TIME_OUT_OF_BOUNDS, refusal)
         newest = max(newest or stated, stated)
-    stored = await store.load_orders(conn, (d.envelope.data.order_id for d in relevant), caches)
+    # Most facts (shipped, delivered, messages) are adjudication's; their orders stay as stored.
+    changing = [d.envelope.data for d in relevant if odr.can_change(d.envelope.data)]
+    stored = await store.load_orders(conn, (event.order_id for event in changing), caches)
     states = {order_id: entry.state for order_id, entry in stored.items()}
-    for delivered in relevant:
-        event = delivered.envelope.data
+    for event in changing:
         seller = event.claim.seller_id if isinstance(event, ClaimEvent) else None
         states[event.order_id] = odr.apply(states.get(event.order_id), event, seller)
     deltas: dict[store.DayKey, DayCounts] = {}

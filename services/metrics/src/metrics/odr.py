@@ -78,6 +78,14 @@ class OrderDefects:
         return self.order_date is not None
 
 
+def can_change(event: OrderFact | ClaimEvent) -> bool:
+    """Whether ``event`` can change an order's defects: :func:`apply` hands any other event
+    back the state it was given, so a batch need not load nor save its order for it."""
+    return isinstance(
+        event, OrderPlaced | FeedbackPosted | FeedbackRemoved | ChargebackFiled | ClaimEvent
+    )
+
+
 def apply(
     state: OrderDefects | None, event: OrderFact | ClaimEvent, seller_id: str | None = None
 ) -> OrderDefects:
