@@ -26,6 +26,7 @@ import os
 import sys
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -191,8 +192,9 @@ async def _ours(kafka: KafkaAccess, postgres: str, claims: int, within: float) -
         log_level="warning",
         database_pool_size=10,
         clock="event",
-        automatic_filing=False,
     )
+    # The platform's automatic filing, which the buyers' messages arm, is off in this run.
+    policy = replace(settings.policy(), automatic_filing=False)
     producer = AIOKafkaProducer(**kafka.options(), enable_idempotence=True, acks="all", linger_ms=5)
     await producer.start()
     orders = [_order(i, run) for i in range(claims)]
@@ -202,7 +204,7 @@ async def _ours(kafka: KafkaAccess, postgres: str, claims: int, within: float) -
         # Facts first (stated when the buyer wrote), applied by a first run of the service
         # (not timed).
         await _produce(producer, [f for facts, _ in orders + paced for f in facts], CONTACTED)
-        async with LifespanManager(create_app(settings), startup_timeout=60):
+        async with LifespanManager(create_app(settings, policy=policy), startup_timeout=60):
             conn = await asyncpg.connect(url)
             deadline = _deadline(within)
             try:
@@ -220,7 +222,7 @@ async def _ours(kafka: KafkaAccess, postgres: str, claims: int, within: float) -
             _count_decisions(kafka, start, wanted=claims, run=run, within=within)
         )
         try:
-            async with LifespanManager(create_app(settings), startup_timeout=60):
+            async with LifespanManager(create_app(settings, policy=policy), startup_timeout=60):
                 first, finished = await counting
                 elapsed = finished - began
                 cpu = time.process_time() - cpu_began

@@ -33,9 +33,8 @@ from asgi_lifespan import LifespanManager
 from bench import report
 from contracts.envelope import Payload, wrap
 from contracts.orders import FeedbackPosted
-from metrics import handlers, store
+from metrics import handlers, odr, store
 from metrics.app import create_app
-from metrics.odr import OdrSettings
 from metrics.settings import MetricsSettings
 from servicekit import postgres
 from servicekit.auth import TokenGrant
@@ -49,7 +48,7 @@ except ImportError:  # the code before the move to faststream (83f346d), measure
     from servicekit.consumer import Delivered  # type: ignore[attr-defined]
 
 DAY = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
-SETTINGS = OdrSettings()
+SETTINGS = odr.default_settings()
 
 
 class Recording:

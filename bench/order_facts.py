@@ -33,6 +33,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -355,10 +356,14 @@ async def _round(
         # The consumer before and after the services, averaged: a round's drift counts
         # on both sides (one pass takes a second; the services take several).
         before = await _plain(kafka, *ends, decode=True)
-        adjudication = adjudication_app(AdjudicationSettings(
+        settings = AdjudicationSettings(
             **common, database_url=await _database(postgres, names[0]),
-            consumer_group=groups["adjudication"], automatic_filing=False,
-        ))  # fmt: skip
+            consumer_group=groups["adjudication"],
+        )  # fmt: skip
+        # No automatic filings: the claims here are the ones produced.
+        adjudication = adjudication_app(
+            settings, policy=replace(settings.policy(), automatic_filing=False)
+        )
         result["adjudication"] = await _absorb(
             kafka, groups["adjudication"], adjudication_in, adjudication_end,
             adjudication, within=within,

@@ -28,9 +28,9 @@ from contracts.base import (
 from contracts.envelope import Envelope, Payload
 from contracts.orders import Carrier, TrackingId
 
-ClaimReason = Literal[
-    "not_received", "damaged", "defective", "not_as_described", "return_not_refunded"
-]
+# Declared beside ContactTopic, which extends it; re-exported as part of this module's contract.
+from contracts.orders import ClaimReason as ClaimReason  # noqa: PLC0414
+
 ClaimStatus = Literal["filed", "action_required", "under_review", "closed", "appealed"]
 Resolution = Literal["granted", "denied", "withdrawn", "refunded_by_seller", "replaced"]
 FundedBy = Literal["platform", "seller", "none"]

@@ -135,9 +135,13 @@ class ReturnDelivered(OrderFact):
     delivered_at: Timestamp = Field(description="When the return reached the seller.")
 
 
-ContactTopic = Literal[
-    "not_received", "damaged", "defective", "not_as_described", "return_not_refunded", "other"
+ClaimReason = Literal[
+    "not_received", "damaged", "defective", "not_as_described", "return_not_refunded"
 ]
+"""What a buyer can file a claim for (declared here, beside what a buyer writes to a seller
+about, which is one of them or something else; :mod:`contracts.claims` uses it)."""
+
+ContactTopic = Literal[ClaimReason, "other"]
 
 
 class BuyerContactedSeller(OrderFact):

@@ -1,4 +1,5 @@
-"""Export the JSON Schema of every event and command into ``contracts/schemas/``.
+"""Export the JSON Schema of every event and command, and of the policy document, into
+``contracts/schemas/``.
 
 One file per payload type and version (the whole CloudEvents envelope around that payload), and
 one per topic (the envelope with the topic's discriminated union). Run ``atoz-export-schemas``
@@ -15,6 +16,7 @@ from typing import Any
 
 from contracts.codec import ENVELOPES, PAYLOADS, payload_type_tag
 from contracts.envelope import Envelope, schema_uri
+from contracts.policy import PolicyDocument
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 DEFAULT_OUTPUT = Path(__file__).resolve().parents[2] / "schemas"
@@ -37,6 +39,12 @@ def build_schemas() -> dict[str, dict[str, Any]]:
             documents[f"{tag}.v{version}.json"] = _document(
                 f"{tag} (schema v{version}) on {topic}", schema_uri(tag, version), schema
             )
+    # The policy document every service loads (contracts.policy), for editors and reviews.
+    schema = PolicyDocument.model_json_schema(mode="validation")
+    schema.pop("title", None)
+    documents["policy.v1.json"] = _document(
+        "a marketplace's policy document (policies/*.toml)", "urn:atoz:schema:policy:v1", schema
+    )
     for topic, model in ENVELOPES.items():
         schema = model.model_json_schema(mode="serialization")
         schema.pop("title", None)

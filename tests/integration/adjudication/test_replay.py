@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from adjudication import handlers, store
-from adjudication.policy import Policy
+from adjudication.policy import default_policy
 from contracts.envelope import Payload, wrap
 from servicekit import postgres
 from servicekit.delivery import Delivered
@@ -56,7 +56,7 @@ async def _run(url: str) -> list[tuple[Any, ...]]:
     pool = await postgres.create_pool(url)
     try:
         await postgres.apply_migrations(pool, postgres.SERVICEKIT_MIGRATIONS, store.MIGRATIONS)
-        policy = Policy()
+        policy = default_policy()
         for delivered in _inputs():  # one message per batch, as a slow consumer would
             async with pool.acquire() as conn, conn.transaction():
                 await handlers.apply_batch(conn, [delivered], policy=policy, timekeeper=TIMEKEEPER)

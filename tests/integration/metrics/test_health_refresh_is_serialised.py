@@ -10,8 +10,7 @@ import asyncpg
 import pytest
 
 from contracts.envelope import wrap
-from metrics import handlers, store
-from metrics.odr import OdrSettings
+from metrics import handlers, odr, store
 from servicekit import postgres
 from servicekit.delivery import Delivered
 from tests.support.clocks import WALL_CLOCK
@@ -19,7 +18,7 @@ from tests.unit.adjudication.builders import placed
 
 pytestmark = pytest.mark.integration
 DAY = datetime(2026, 5, 4, 12, tzinfo=UTC)
-SETTINGS = OdrSettings()
+SETTINGS = odr.default_settings()
 
 
 def _order(order_id: str, seller: str, partition: int = 0) -> Delivered:

@@ -15,7 +15,7 @@ from contracts.base import PositiveMoney
 from contracts.envelope import Payload, wrap
 from contracts.orders import ChargebackFiled, FeedbackPosted, FeedbackRemoved
 from metrics import handlers, odr, store
-from metrics.odr import DayCounts, OdrSettings
+from metrics.odr import DayCounts
 from servicekit import postgres
 from servicekit.delivery import Delivered
 from tests.support.clocks import WALL_CLOCK
@@ -23,7 +23,7 @@ from tests.unit.adjudication.builders import placed
 
 pytestmark = pytest.mark.integration
 DAY = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
-SETTINGS = OdrSettings()
+SETTINGS = odr.default_settings()
 
 
 def _events(seed: int) -> list[Payload]:

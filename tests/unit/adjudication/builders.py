@@ -14,7 +14,7 @@ from typing import Any
 from adjudication import facts as fold
 from adjudication.facts import OrderFacts
 from adjudication.lifecycle import Claim, Transition, handle_command
-from adjudication.policy import Policy
+from adjudication.policy import default_policy
 from contracts.base import Money, PositiveMoney
 from contracts.claims import (
     Actor,
@@ -99,7 +99,7 @@ def filing(**changes: Any) -> FileClaim:
     return FileClaim(**values)
 
 
-POLICY = Policy()
+POLICY = default_policy()
 
 FILED = ESTIMATED_DELIVERY + timedelta(days=3)
 """When the default claim is filed: the first moment a not-received claim is admissible."""

@@ -4,11 +4,12 @@ written to the seller is not a contact."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from adjudication import eligibility, lifecycle
 from adjudication.facts import OrderFacts
-from adjudication.policy import Policy
+from adjudication.policy import default_policy
 from contracts.claims import SellerContact
 from contracts.orders import BuyerContactedSeller, ContactTopic, OrderFact, SellerReplied
 from tests.unit.adjudication.builders import (
@@ -97,7 +98,11 @@ def test_a_contact_seen_before_its_order_is_planned_once_the_order_is_known() ->
 
 def test_automatic_filing_switched_off_plans_nothing() -> None:
     due = lifecycle.automatic_filing_due(
-        _facts(_contact()), "msg-1", claims=[], now=EARLY, policy=Policy(automatic_filing=False)
+        _facts(_contact()),
+        "msg-1",
+        claims=[],
+        now=EARLY,
+        policy=replace(default_policy(), automatic_filing=False),
     )
     assert due is None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from adjudication import eligibility as rules
 from adjudication.calendar import MarketplaceCalendar
 from adjudication.eligibility import check_filing
-from adjudication.policy import Policy
+from adjudication.policy import Policy, default_policy
 from contracts.base import PositiveMoney
 from contracts.orders import ChargebackFiled, OrderDelivered, OrderItem, ReturnDelivered
 from tests.unit.adjudication.builders import (
@@ -226,7 +227,7 @@ def test_the_buyer_must_contact_the_seller_first() -> None:
 
 def test_contact_first_can_be_switched_off_per_reason() -> None:
     facts = order_facts(placed(), with_defaults=False)
-    policy = Policy(contact_first_required_for=frozenset({"damaged"}))
+    policy = replace(default_policy(), contact_first_required_for=frozenset({"damaged"}))
     verdict = check_filing(
         filing(contact=None), facts, open_claim_id=None, now=FILE_AT, policy=policy
     )
@@ -236,8 +237,8 @@ def test_contact_first_can_be_switched_off_per_reason() -> None:
 # Two business days across a weekend and a holiday: the buyer writes on Friday 13 March 2026 at
 # 15:00 UTC; the marketplace's Monday 16 March is a holiday; the window ends Wednesday 15:00.
 FRIDAY = CONTACTED + timedelta(days=4, hours=6)
-HOLIDAY_CALENDAR = Policy(
-    calendars={"fr": MarketplaceCalendar(holidays=frozenset({date(2026, 3, 16)}))}
+HOLIDAY_CALENDAR = replace(
+    default_policy(), calendars={"fr": MarketplaceCalendar(holidays=frozenset({date(2026, 3, 16)}))}
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -9,7 +10,7 @@ import pytest
 
 from adjudication import lifecycle
 from adjudication.lifecycle import Claim, Transition
-from adjudication.policy import Policy
+from adjudication.policy import default_policy
 from contracts.base import PositiveMoney
 from contracts.claims import (
     AcceptResponse,
@@ -378,7 +379,11 @@ def test_the_platform_does_not_file_a_claim_that_would_be_denied() -> None:
 def test_automatic_filing_is_a_setting() -> None:
 
     transition = lifecycle.automatic_filing(
-        order_facts(), "msg-1", claims=[], now=FILED, policy=Policy(automatic_filing=False)
+        order_facts(),
+        "msg-1",
+        claims=[],
+        now=FILED,
+        policy=replace(default_policy(), automatic_filing=False),
     )
     assert transition == Transition(None)
 

@@ -12,7 +12,7 @@ increase and that count or not, pending or closed, some delivered twice), or the
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, cast
@@ -282,7 +282,7 @@ def histories(draw: st.DrawFn, max_steps: int = 16) -> History:
 
 O1, O2 = ORDERS[0], ORDERS[1]
 SECOND_DEFECT = History(
-    OdrSettings(),
+    odr.default_settings(),
     (
         Batch((order_placed(O1, START), order_placed(O2, START))),
         Batch((claim_event(O1, "clm-1", 1, counts=True, closed=False),)),
@@ -295,7 +295,7 @@ SECOND_DEFECT = History(
 counting: the order stays defective and the per-type counts follow."""
 
 DAYS_GO_BY = History(
-    OdrSettings(window_days=3),
+    replace(odr.default_settings(), window_days=3),
     (
         Batch((order_placed(O1, START), chargeback(O1, "cb-1", "service", START))),
         NextDay(),  # nothing changes but the date
@@ -307,7 +307,7 @@ DAYS_GO_BY = History(
 """Days going by with and without a change: ``as_of`` follows every day."""
 
 LAGGED = History(
-    OdrSettings(lag_days=2),
+    replace(odr.default_settings(), lag_days=2),
     (Batch((order_placed(O1, START),)), NextDay(), NextDay(), NextDay()),
 )
 """An order placed today enters the lagged window days later, with no event in between."""

@@ -27,7 +27,7 @@ from tests.unit.metrics.histories import (
     recompute,
 )
 
-SETTINGS = OdrSettings()
+SETTINGS = odr.default_settings()
 TODAY = date(2026, 6, 1)
 SELLER = "seller-0"
 

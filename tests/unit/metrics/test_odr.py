@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,10 +16,10 @@ from contracts.claims import ClaimClosed, ClaimEvent, ClaimFiled
 from contracts.examples import claim_event_payloads, order_payloads
 from contracts.orders import ChargebackFiled, FeedbackPosted, FeedbackRemoved
 from metrics import odr
-from metrics.odr import DayCounts, OdrSettings
+from metrics.odr import DayCounts
 from tests.unit.adjudication.builders import placed
 
-SETTINGS = OdrSettings()
+SETTINGS = odr.default_settings()
 TODAY = date(2026, 6, 1)
 ORDER = "114-0000001-0000001"
 
@@ -114,7 +115,7 @@ def test_a_claim_that_stops_counting_removes_its_defect(
 def test_pending_claims_count_unless_the_setting_says_otherwise() -> None:
     state = _order(_claim_event(1, status="filed", counts=True))
     assert odr.is_defective(state, SETTINGS)
-    assert not odr.is_defective(state, OdrSettings(pending_claims_count=False))
+    assert not odr.is_defective(state, replace(odr.default_settings(), pending_claims_count=False))
 
 
 def test_an_order_61_days_old_has_left_the_window() -> None:
@@ -127,7 +128,7 @@ def test_an_order_61_days_old_has_left_the_window() -> None:
 
 def test_the_lag_shifts_the_window() -> None:
     days = {TODAY: DayCounts(1, 1), TODAY - timedelta(days=70): DayCounts(1, 0)}
-    lagged = OdrSettings(lag_days=14)
+    lagged = replace(odr.default_settings(), lag_days=14)
     assert odr.window(TODAY, lagged) == (TODAY - timedelta(days=73), TODAY - timedelta(days=14))
     assert odr.window_counts(days, TODAY, lagged) == DayCounts(1, 0)
 
@@ -149,7 +150,7 @@ def test_orders_needed_to_get_back_under_the_target(
 
 
 def test_the_second_line_marks_deactivation_risk_and_small_samples_are_not_judged() -> None:
-    settings = OdrSettings(deactivation_line=Decimal("0.05"), minimum_orders=10)
+    settings = replace(odr.default_settings(), deactivation_line=Decimal("0.05"), minimum_orders=10)
     assert odr.status(DayCounts(20, 1), settings) == "DEACTIVATION_RISK"
     assert odr.status(DayCounts(9, 9), settings) == "NORMAL"
 

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Final, Literal
 
 from contracts.claims import ClaimEvent
@@ -31,6 +32,7 @@ from contracts.orders import (
     OrderFact,
     OrderPlaced,
 )
+from contracts.policy import PolicyDocument, load_policy
 from contracts.sellers import AccountStatus, DefectCounts, OdrWindow, SellerOdrChanged
 from contracts.sellers import Channel as ReportedChannel
 
@@ -41,14 +43,32 @@ NEGATIVE_RATING_AT_MOST = 2
 
 @dataclass(frozen=True, slots=True)
 class OdrSettings:
-    """The metric's settings (PRODUCT.md defaults)."""
+    """The metric's settings: the policy document's ``[odr]`` table (:meth:`from_document`)."""
 
-    window_days: int = 60
-    lag_days: int = 0
-    target: Decimal = Decimal("0.01")
-    deactivation_line: Decimal | None = None
-    pending_claims_count: bool = True
-    minimum_orders: int = 0
+    window_days: int
+    lag_days: int
+    target: Decimal
+    deactivation_line: Decimal | None
+    pending_claims_count: bool
+    minimum_orders: int
+
+    @classmethod
+    def from_document(cls, document: PolicyDocument) -> OdrSettings:
+        terms = document.odr
+        return cls(
+            window_days=terms.window_days,
+            lag_days=terms.lag_days,
+            target=terms.target,
+            deactivation_line=terms.deactivation_line,
+            pending_claims_count=terms.pending_claims_count,
+            minimum_orders=terms.minimum_orders,
+        )
+
+
+@cache
+def default_settings() -> OdrSettings:
+    """The shipped policy document's metric (``policies/default.toml``), read once."""
+    return OdrSettings.from_document(load_policy())
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from contracts.policy import DEFAULT_POLICY_FILE, load_policy
 from metrics.odr import OdrSettings
 from servicekit.auth import TokenGrant
 from servicekit.settings import ClockSettings, ConsumerSettings
@@ -23,20 +24,12 @@ class MetricsSettings(ConsumerSettings, ClockSettings):
     consumer_group: str = "metrics"
     day_check_seconds: float = Field(default=30.0, gt=0)
     tokens: tuple[TokenGrant, ...] = ()
-    # The metric (PRODUCT.md "Order Defect Rate").
-    window_days: int = Field(default=60, ge=1)
-    lag_days: int = Field(default=0, ge=0)
-    target: Decimal = Field(default=Decimal("0.01"), gt=0, lt=1)
-    deactivation_line: Decimal | None = Field(default=None, gt=0, lt=1)
-    pending_claims_count: bool = True
-    minimum_orders: int = Field(default=0, ge=0)
+    policy_file: Path = Field(
+        default=DEFAULT_POLICY_FILE,
+        description="The marketplace's policy document (TOML); its [odr] table is the metric's "
+        "window, lag, target and lines. Amazon's numbers by default (policies/default.toml).",
+    )
 
     def odr(self) -> OdrSettings:
-        return OdrSettings(
-            window_days=self.window_days,
-            lag_days=self.lag_days,
-            target=self.target,
-            deactivation_line=self.deactivation_line,
-            pending_claims_count=self.pending_claims_count,
-            minimum_orders=self.minimum_orders,
-        )
+        """The metric's settings as the policy document says."""
+        return OdrSettings.from_document(load_policy(self.policy_file))
