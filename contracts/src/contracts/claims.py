@@ -30,6 +30,7 @@ from contracts.orders import Carrier, TrackingId
 
 # Declared beside ContactTopic, which extends it; re-exported as part of this module's contract.
 from contracts.orders import ClaimReason as ClaimReason  # noqa: PLC0414
+from contracts.policy import PolicyVersion
 
 ClaimStatus = Literal["filed", "action_required", "under_review", "closed", "appealed"]
 Resolution = Literal["granted", "denied", "withdrawn", "refunded_by_seller", "replaced"]
@@ -359,6 +360,10 @@ class ClaimEvent(Payload):
     claim: ClaimState
     rules: tuple[RuleId, ...] = Field(
         default=(), description="Ids of the rules that made this change, in the order applied."
+    )
+    policy: PolicyVersion | None = Field(
+        default=None,
+        description="The policy document the rules applied: its name and content digest.",
     )
 
     @model_validator(mode="after")

@@ -41,6 +41,7 @@ from contracts.claims import (
 from contracts.codec import ContractError
 from contracts.envelope import Payload, wrap
 from contracts.orders import OrderDelivered, OrderRefunded
+from contracts.policy import load_policy
 from contracts.topics import CLAIMS_COMMANDS, CLAIMS_EVENTS, ORDERS, by_name
 from servicekit.auth import TokenGrant
 from servicekit.kafka import KafkaAccess
@@ -186,6 +187,9 @@ async def test_a_silent_seller_pays_after_72_hours_and_the_events_are_published_
         later = await events.collect(_for(order.claim_id), count=2)
     types = [codec.decode(CLAIMS_EVENTS, r.value).type for r in first + later]
     assert types == ["claim.filed", "claim.action_required", "claim.decided", "claim.closed"]
+    # Each names the policy it was decided under: the command's and the deadline's alike.
+    policies = {codec.decode(CLAIMS_EVENTS, r.value).data.policy for r in first + later}
+    assert policies == {load_policy().version}
     closed = codec.decode(CLAIMS_EVENTS, later[-1].value).data
     assert (closed.claim.resolution, closed.claim.funded_by) == ("granted", "seller")
     assert all(r.key == order.order_id.encode() for r in first + later)

@@ -20,6 +20,9 @@ ENVELOPE_FIELDS = {
 
 # The wire names of each payload. Renaming a field breaks every consumer: this list changes only
 # together with a new schema version.
+EVENT_FIELDS: set[str] = {"claim_id", "order_id", "claim", "rules", "policy"}
+"""What every claim event carries (contracts.claims.ClaimEvent)."""
+
 PAYLOAD_FIELDS: dict[str, set[str]] = {
     "order.placed": {"order_id", "seller_id", "buyer_id", "marketplace_id", "placed_at",
                      "fulfillment", "sold_by", "items", "shipping", "total", "ship_by",
@@ -48,17 +51,16 @@ PAYLOAD_FIELDS: dict[str, set[str]] = {
     "claim.respond": {"claim_id", "order_id", "actor", "response"},
     "claim.decide": {"claim_id", "order_id", "actor", "decision"},
     "claim.appeal": {"claim_id", "order_id", "actor", "appeal_id", "statement", "evidence"},
-    "claim.filed": {"claim_id", "order_id", "claim", "rules", "description"},
-    "claim.denied": {"claim_id", "order_id", "claim", "rules", "reason", "message"},
-    "claim.action_required": {"claim_id", "order_id", "claim", "rules", "respond_by"},
-    "claim.responded": {"claim_id", "order_id", "claim", "rules", "response"},
-    "claim.under_review": {"claim_id", "order_id", "claim", "rules", "discrepancies"},
-    "claim.decided": {"claim_id", "order_id", "claim", "rules", "outcome", "decided_by",
-                      "denial_reason", "message"},
-    "claim.closed": {"claim_id", "order_id", "claim", "rules", "resolution"},
-    "claim.refund_recorded": {"claim_id", "order_id", "claim", "rules", "refund"},
-    "claim.appealed": {"claim_id", "order_id", "claim", "rules", "appeal_id", "appellant"},
-    "claim.appeal_decided": {"claim_id", "order_id", "claim", "rules", "appeal_id", "outcome"},
+    "claim.filed": EVENT_FIELDS | {"description"},
+    "claim.denied": EVENT_FIELDS | {"reason", "message"},
+    "claim.action_required": EVENT_FIELDS | {"respond_by"},
+    "claim.responded": EVENT_FIELDS | {"response"},
+    "claim.under_review": EVENT_FIELDS | {"discrepancies"},
+    "claim.decided": EVENT_FIELDS | {"outcome", "decided_by", "denial_reason", "message"},
+    "claim.closed": EVENT_FIELDS | {"resolution"},
+    "claim.refund_recorded": EVENT_FIELDS | {"refund"},
+    "claim.appealed": EVENT_FIELDS | {"appeal_id", "appellant"},
+    "claim.appeal_decided": EVENT_FIELDS | {"appeal_id", "outcome"},
     "claim.command_rejected": {"claim_id", "order_id", "command_id", "command_type", "actor",
                                "reason", "detail"},
     "seller.odr_changed": {"seller_id", "window", "combined", "by_channel", "status", "target",

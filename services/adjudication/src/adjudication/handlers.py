@@ -33,6 +33,7 @@ from contracts import codec
 from contracts.claims import ClaimCommand, ClaimEvent
 from contracts.envelope import Envelope, Payload, wrap
 from contracts.orders import OrderFact
+from contracts.policy import PolicyVersion
 from contracts.topics import CLAIMS_EVENTS
 from servicekit.delivery import Delivered, RefusedMessage
 from servicekit.eventtime import REASON_EVENT_TIME_OUT_OF_BOUNDS, ClockMode, Timekeeper
@@ -80,6 +81,8 @@ class _Work:
     claims_by_order: dict[str, list[Claim]]
     loaded: dict[str, OrderFacts] = field(default_factory=dict)
     """The facts as loaded, before this transaction changed them."""
+    policy: PolicyVersion | None = None
+    """The policy document the rules follow, recorded in every claim event."""
     changed_facts: dict[str, OrderFacts] = field(default_factory=dict)
     changed_claims: dict[str, Claim] = field(default_factory=dict)
     outbox: list[OutboxMessage] = field(default_factory=list)
@@ -110,6 +113,8 @@ class _Work:
             self._emit(event, cause, now, index)
 
     def _emit(self, event: Payload, cause: Cause, now: datetime, index: int) -> None:
+        if isinstance(event, ClaimEvent) and self.policy is not None:
+            event = event.model_copy(update={"policy": self.policy})
         event_id = str(uuid.uuid5(EVENT_NAMESPACE, f"{cause.id}/{index}/{event.type}"))
         claim_id = getattr(event, "claim_id", "")
         envelope = wrap(
@@ -278,6 +283,7 @@ async def apply_batch(
         return
     deliveries = in_time_order(deliveries, timekeeper.mode)
     work = await _load(conn, (d.envelope.data.order_id for d in deliveries), cache)
+    work.policy = policy.version
     newest = await store.newest_event_time(conn)
     latest: datetime | None = None
     accepted: dict[tuple[str, int], datetime] = {}
@@ -347,6 +353,7 @@ async def _fire(
     order_ids = {d.order_id for d in due if d.order_id is not None}
     order_ids |= {claim.state.order_id for claim in claims.values() if claim.held}
     work = await _load(conn, order_ids, cache) if order_ids else _Work({}, {})
+    work.policy = policy.version
     for loaded in claims.values():
         siblings = work.claims_by_order.setdefault(loaded.state.order_id, [])
         if all(c.state.claim_id != loaded.state.claim_id for c in siblings):
