@@ -12,6 +12,7 @@ import pytest
 
 from adjudication.messages import (
     ALL_REASONS,
+    LANGUAGES,
     PARAMETERS,
     SUPPORTED_LANGUAGES,
     TEMPLATES,
@@ -125,7 +126,7 @@ def test_the_language_falls_back_from_region_to_language_to_default_to_english(
 ) -> None:
     message = buyer_message("claim_not_found", language, default_language=default_language)
     assert message.language == expected
-    assert message.text == TEMPLATES["claim_not_found"][expected]  # type: ignore[index]
+    assert message.text == TEMPLATES["claim_not_found"][expected]
 
 
 def test_the_default_language_defaults_to_english() -> None:
@@ -176,7 +177,7 @@ def test_an_unknown_reason_raises_key_error(reason: str) -> None:
 def test_dates_are_written_for_humans_per_language(
     value: date, language: str, expected: str
 ) -> None:
-    assert format_date(value, language) == expected  # type: ignore[arg-type]
+    assert format_date(value, language) == expected
     assert buyer_message("deadline_passed", language, deadline=value).text.count(expected) == 1
 
 
@@ -197,7 +198,7 @@ def test_money_is_written_per_language_with_the_currency_decimals(
     amount: str, currency: str, language: str, expected: str
 ) -> None:
     money = Money(amount=Decimal(amount), currency=currency)
-    assert format_money(money, language) == expected  # type: ignore[arg-type]
+    assert format_money(money, language) == expected
     assert (
         buyer_message("amount_over_order_total", language, order_total=money).text.count(expected)
         == 1
@@ -212,3 +213,24 @@ def test_text_parameters_are_used_as_given() -> None:
 def test_a_parameter_of_an_unsupported_type_is_refused() -> None:
     with pytest.raises(TypeError, match="'cap'"):
         buyer_message("amount_over_cap", "en", cap=2500)  # type: ignore[arg-type]
+
+
+def test_a_language_without_its_table_entry_is_never_written_in_another_languages_form() -> None:
+    # German is not in the table: no date "12 de marzo" nor "March 12" passed off as German.
+    with pytest.raises(KeyError):
+        format_date(date(2026, 3, 12), "de")
+    with pytest.raises(KeyError):
+        format_money(Money(amount=Decimal(10), currency="EUR"), "de")
+
+
+def test_a_buyer_asking_for_a_language_not_supported_is_told_in_which_one_they_are_written_to() -> (
+    None
+):
+    message = buyer_message("claim_not_found", "de-DE", default_language="fr")
+    assert message.language == "fr"
+
+
+def test_the_supported_languages_are_the_tables_entries() -> None:
+    assert tuple(LANGUAGES) == SUPPORTED_LANGUAGES
+    for written in LANGUAGES.values():
+        assert len(written.months) == 12

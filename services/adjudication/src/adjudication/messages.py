@@ -25,28 +25,31 @@ A denied claim carries a :data:`~contracts.claims.DenialReason` and a rejected c
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
-from typing import Final, Literal, cast, get_args
+from typing import Final, cast, get_args
 
 from contracts.base import CURRENCY_MINOR_UNITS, Money
 from contracts.claims import BuyerMessage, DenialReason, RejectionReason
 
 __all__ = [
     "ALL_REASONS",
+    "LANGUAGES",
     "PARAMETERS",
     "SUPPORTED_LANGUAGES",
     "TEMPLATES",
     "Language",
     "MessageParameter",
     "MessageReason",
+    "Written",
     "buyer_message",
     "buyer_message_from",
     "format_date",
     "format_money",
 ]
 
-Language = Literal["en", "fr", "es"]
-SUPPORTED_LANGUAGES: Final[tuple[Language, ...]] = ("en", "fr", "es")
+Language = str
+"""A language buyers are written to in: a key of :data:`LANGUAGES` ("en", "fr", "es")."""
 
 MessageReason = DenialReason | RejectionReason
 """Every reason a buyer or seller may be given a sentence for."""
@@ -229,77 +232,108 @@ ALL_REASONS: Final[frozenset[str]] = frozenset(get_args(DenialReason)) | frozens
 )
 """Every reason value of the contracts, denial and rejection alike."""
 
-_MONTHS: Final[Mapping[Language, tuple[str, ...]]] = {
-    "en": (
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ),
-    "fr": (
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
-    ),
-    "es": (
-        "enero",
-        "febrero",
-        "marzo",
-        "abril",
-        "mayo",
-        "junio",
-        "julio",
-        "agosto",
-        "septiembre",
-        "octubre",
-        "noviembre",
-        "diciembre",
-    ),
-}
 
-# (thousands separator, decimal separator, currency code before the amount)
-_NUMBERS: Final[Mapping[Language, tuple[str, str, bool]]] = {
-    "en": (",", ".", True),
-    "fr": (" ", ",", False),  # a plain space, as French is usually typed
-    "es": (".", ",", False),
+@dataclass(frozen=True, slots=True)
+class Written:
+    """How one language writes a date and an amount of money."""
+
+    months: tuple[str, ...]
+    date: str
+    """The date's pattern, of ``{day}``, ``{month}`` and ``{year}``."""
+    thousands: str
+    decimal: str
+    code_first: bool
+    """The currency code before the amount ("EUR 2,500.00") or after it ("2 500,00 EUR")."""
+    first_of_month: str | None = None
+    """How the first day of a month is written, when not as "1" (French "1er")."""
+
+
+LANGUAGES: Final[Mapping[Language, Written]] = {
+    "en": Written(
+        months=(
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ),
+        date="{month} {day}, {year}",
+        thousands=",",
+        decimal=".",
+        code_first=True,
+    ),
+    "fr": Written(
+        months=(
+            "janvier",
+            "février",
+            "mars",
+            "avril",
+            "mai",
+            "juin",
+            "juillet",
+            "août",
+            "septembre",
+            "octobre",
+            "novembre",
+            "décembre",
+        ),
+        date="{day} {month} {year}",
+        thousands=" ",  # a plain space, as French is usually typed
+        decimal=",",
+        code_first=False,
+        first_of_month="1er",
+    ),
+    "es": Written(
+        months=(
+            "enero",
+            "febrero",
+            "marzo",
+            "abril",
+            "mayo",
+            "junio",
+            "julio",
+            "agosto",
+            "septiembre",
+            "octubre",
+            "noviembre",
+            "diciembre",
+        ),
+        date="{day} de {month} de {year}",
+        thousands=".",
+        decimal=",",
+        code_first=False,
+    ),
 }
+"""Every language buyers are written to in: one entry here and its sentences in
+:data:`TEMPLATES` add one (a policy naming a language missing here is refused at load)."""
+
+SUPPORTED_LANGUAGES: Final[tuple[Language, ...]] = tuple(LANGUAGES)
 
 
 def format_date(day: date, language: Language) -> str:
     """A date for humans: "March 12, 2026", "12 mars 2026" (1er for the first), "12 de marzo
-    de 2026". A datetime is written by its own date (convert it to local time first)."""
-    month = _MONTHS[language][day.month - 1]
-    if language == "en":
-        return f"{month} {day.day}, {day.year}"
-    if language == "fr":
-        return f"{'1er' if day.day == 1 else day.day} {month} {day.year}"
-    return f"{day.day} de {month} de {day.year}"
+    de 2026". A datetime is written by its own date (convert it to local time first). A
+    language not in :data:`LANGUAGES` raises ``KeyError``: never another language's form."""
+    written = LANGUAGES[language]
+    first = day.day == 1 and written.first_of_month is not None
+    shown = written.first_of_month if first else str(day.day)
+    return written.date.format(day=shown, month=written.months[day.month - 1], year=day.year)
 
 
 def format_money(money: Money, language: Language) -> str:
     """Money for humans: "EUR 2,500.00", "2 500,00 EUR", "2.500,00 EUR" (JPY without decimals)."""
-    thousands, decimal, code_first = _NUMBERS[language]
+    written = LANGUAGES[language]
     digits = CURRENCY_MINOR_UNITS[money.currency]
     english = f"{money.amount:,.{digits}f}"  # "2,500.00"
-    number = english.translate({ord(","): thousands, ord("."): decimal})
-    return f"{money.currency} {number}" if code_first else f"{number} {money.currency}"
+    number = english.translate({ord(","): written.thousands, ord("."): written.decimal})
+    return f"{money.currency} {number}" if written.code_first else f"{number} {money.currency}"
 
 
 def _format_value(name: str, value: MessageParameter, language: Language) -> str:
