@@ -127,3 +127,21 @@ def test_an_agent_may_vouch_for_a_contact_at_a_time_that_can_be_true() -> None:
         before_the_order, _facts(), open_claim_id=None, now=FILED, policy=POLICY
     )
     assert verdict.denial == "contact_seller_first"
+
+
+def test_the_platform_plans_a_look_for_each_contact_under_the_claim_id_its_filing_would_have() -> (
+    None
+):
+    second = _contact(EARLY + timedelta(hours=2)).model_copy(update={"contact_id": "msg-2"})
+    facts = _facts(_contact(), second)
+    planned = lifecycle.planned_filings(facts, claims=[], now=EARLY, policy=POLICY)
+    assert [(claim_id, contact) for claim_id, contact, _ in planned] == [
+        (lifecycle.platform_claim_id(ORDER, "msg-1"), "msg-1"),
+        (lifecycle.platform_claim_id(ORDER, "msg-2"), "msg-2"),
+    ]
+    assert planned[0][2] == _due(facts, EARLY)
+
+
+def test_no_look_is_planned_when_the_policy_does_not_file_for_buyers() -> None:
+    off = replace(default_policy(), automatic_filing=False)
+    assert lifecycle.planned_filings(_facts(_contact()), claims=[], now=EARLY, policy=off) == []

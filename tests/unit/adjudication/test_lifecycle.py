@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from adjudication import claim as claim_rules
 from adjudication import lifecycle
 from adjudication.lifecycle import Claim, Transition
 from adjudication.policy import default_policy
@@ -18,6 +19,7 @@ from contracts.claims import (
     AppealClaim,
     AppealRuling,
     ClaimCommand,
+    ClaimDeadlines,
     DecideClaim,
     RefundResponse,
     ReplacementResponse,
@@ -470,3 +472,34 @@ def test_a_seller_cannot_appeal_a_denial() -> None:
     )
     transition = run_command(appeal, _denied_by_reviewer(), FILED + timedelta(days=3))
     assert transition.events[0].reason == "action_not_available"  # type: ignore[attr-defined]
+
+
+def test_an_open_claim_stands_in_the_way_of_another_but_a_held_one_or_a_closed_one_does_not() -> (
+    None
+):
+    waiting = admitted()
+    held = lifecycle.file_claim(filing(claim_id="clm-held"), facts=None, open_claim=None,
+                                now=FILED, policy=POLICY).claim  # fmt: skip
+    assert held is not None
+    assert held.held
+    assert lifecycle.open_claim([held, waiting], other_than="clm-2") is waiting
+    assert lifecycle.open_claim([held], other_than="clm-2") is None
+    assert lifecycle.open_claim([waiting], other_than=waiting.state.claim_id) is None  # itself
+    withdrawn = run_command(WithdrawClaim(claim_id="clm-1", order_id=ORDER, actor=BUYER_ACTOR),
+                            waiting, FILED + timedelta(hours=1)).claim  # fmt: skip
+    assert withdrawn is not None
+    assert not withdrawn.is_open
+    assert lifecycle.open_claim([withdrawn], other_than="clm-2") is None
+
+
+def test_a_decision_can_be_appealed_until_the_appeal_window_ends_included() -> None:
+    decided_at = FILED + timedelta(hours=80)
+    appeal_by = claim_rules.appeal_deadline(decided_at, POLICY)
+    assert appeal_by == decided_at + timedelta(days=30)
+    closed = admitted().state.model_copy(
+        update={"status": "closed", "deadlines": ClaimDeadlines(appeal_by=appeal_by)}
+    )
+    assert claim_rules.appeal_open(closed, appeal_by)
+    assert not claim_rules.appeal_open(closed, appeal_by + timedelta(microseconds=1))
+    waiting = closed.model_copy(update={"status": "action_required"})
+    assert not claim_rules.appeal_open(waiting, decided_at)

@@ -34,6 +34,7 @@ Tab = Literal["action_required", "under_review", "option_to_appeal", "all"]
 _TAB_FILTERS: dict[Tab, str] = {
     "action_required": "status = 'action_required'",
     "under_review": "status IN ('under_review', 'appealed')",
+    # adjudication.claim.appeal_open, asked of the stored state (a filter that pages).
     "option_to_appeal": (
         "status = 'closed' AND funded_by = 'seller' AND resolution = 'granted'"
         " AND (claim->'state'->'deadlines'->>'appeal_by')::timestamptz >= $2"

@@ -158,6 +158,19 @@ def close(
     return moved(claim, state, **claim_changes), state
 
 
+def appeal_deadline(decided_at: datetime, policy: Policy) -> datetime:
+    """The last moment a decision can be appealed: the appeal window after it (the one place
+    the window is counted; the claim keeps the result as ``deadlines.appeal_by``)."""
+    return decided_at + policy.appeal_window
+
+
+def appeal_open(state: ClaimState, now: datetime) -> bool:
+    """Whether a closed claim can still be appealed at ``now``: until its ``appeal_by``,
+    included. (The read API's option-to-appeal tab asks the same of the stored state, in SQL.)"""
+    appeal_by = state.deadlines.appeal_by
+    return state.status == "closed" and appeal_by is not None and now <= appeal_by
+
+
 def grant(
     claim: Claim,
     now: datetime,
@@ -168,7 +181,7 @@ def grant(
     rules: tuple[str, ...] | None = None,
 ) -> Transition:
     """A granted claim: decided, then closed; a seller-funded grant may be appealed."""
-    appeal_by = now + policy.appeal_window if outcome.funded_by == "seller" else None
+    appeal_by = appeal_deadline(now, policy) if outcome.funded_by == "seller" else None
     named = rules or (outcome.rule,)
     decided, state = close(
         claim,

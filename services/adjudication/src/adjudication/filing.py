@@ -305,3 +305,31 @@ def automatic_filing_due(
     latest = placed.estimated_delivery_max + policy.latest_filing_after_estimated_delivery
     due = max(earliest, window_end)
     return due if now < due <= latest else None
+
+
+def open_claim(claims: Sequence[Claim], *, other_than: str) -> Claim | None:
+    """The order's claim that stands in the way of another (one open claim per order): open,
+    not held (a held claim waits for its order and blocks nothing yet), and not the one at
+    hand."""
+    for claim in claims:
+        if claim.is_open and not claim.held and claim.state.claim_id != other_than:
+            return claim
+    return None
+
+
+def planned_filings(
+    facts: OrderFacts, *, claims: Sequence[Claim], now: datetime, policy: Policy
+) -> list[tuple[str, str, datetime | None]]:
+    """When the platform should next look at filing for each of the order's contacts, as
+    (claim id the filing would have, contact id, due): due None when never, or not knowable
+    until another fact. Nothing at all when the policy does not file for buyers."""
+    if not policy.automatic_filing:
+        return []
+    return [
+        (
+            platform_claim_id(facts.order_id, contact_id),
+            contact_id,
+            automatic_filing_due(facts, contact_id, claims=claims, now=now, policy=policy),
+        )
+        for contact_id in facts.contacts
+    ]

@@ -96,10 +96,8 @@ class _Work:
         return None
 
     def open_claim(self, order_id: str, other_than: str) -> Claim | None:
-        for claim in self.claims_by_order.get(order_id, []):
-            if claim.is_open and not claim.held and claim.state.claim_id != other_than:
-                return claim
-        return None
+        claims = self.claims_by_order.get(order_id, [])
+        return lifecycle.open_claim(claims, other_than=other_than)
 
     def apply(self, transition: Transition, cause: Cause, now: datetime) -> None:
         if transition.claim is not None:
@@ -148,21 +146,16 @@ class _Work:
 
     def automatic_filings(self, now: datetime, policy: Policy) -> list[store.PlannedDeadline]:
         """When the platform should next look at filing for each contact of the orders this
-        transaction touched (due None: never, or not knowable until another fact)."""
+        transaction touched (:func:`adjudication.lifecycle.planned_filings`)."""
         planned = []
         for order_id in sorted(self.touched_orders):
             facts = self.facts.get(order_id)
-            if facts is None or not policy.automatic_filing:
+            if facts is None:
                 continue
-            for contact_id in facts.contacts:
-                due = lifecycle.automatic_filing_due(
-                    facts,
-                    contact_id,
-                    claims=self.claims_by_order.get(order_id, []),
-                    now=now,
-                    policy=policy,
-                )
-                claim_id = lifecycle.platform_claim_id(order_id, contact_id)
+            claims = self.claims_by_order.get(order_id, [])
+            for claim_id, contact_id, due in lifecycle.planned_filings(
+                facts, claims=claims, now=now, policy=policy
+            ):
                 planned.append(
                     store.PlannedDeadline(AUTOMATIC_FILING, claim_id, due, order_id, contact_id)
                 )

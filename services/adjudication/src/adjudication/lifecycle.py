@@ -18,7 +18,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from adjudication.claim import OPEN_STATUSES, Claim, Transition, close, event, reject
+from adjudication.claim import (
+    OPEN_STATUSES,
+    Claim,
+    Transition,
+    appeal_open,
+    close,
+    event,
+    reject,
+)
 from adjudication.deadlines import DeadlineKind, deadline_due, pending_deadlines
 from adjudication.facts import OrderFacts
 from adjudication.filing import (
@@ -26,7 +34,9 @@ from adjudication.filing import (
     automatic_filing,
     automatic_filing_due,
     file_claim,
+    open_claim,
     order_arrived,
+    planned_filings,
     platform_claim_id,
 )
 from adjudication.policy import Policy
@@ -56,8 +66,10 @@ __all__ = [
     "fact_seen",
     "file_claim",
     "handle_command",
+    "open_claim",
     "order_arrived",
     "pending_deadlines",
+    "planned_filings",
     "platform_claim_id",
     "withdraw",
 ]
@@ -122,8 +134,7 @@ def available_actions(claim: Claim, now: datetime) -> dict[str, list[str]]:
         actions["reviewer"].append("decide")
     if state.status == "appealed":
         actions["reviewer"].append("rule_on_appeal")
-    appeal_by = state.deadlines.appeal_by
-    if state.status == "closed" and appeal_by is not None and now <= appeal_by:
+    if appeal_open(state, now):
         if state.resolution == "denied":
             actions["buyer"].append("appeal")
         elif state.resolution == "granted" and state.funded_by == "seller":

@@ -14,6 +14,8 @@ from adjudication import decisions
 from adjudication.claim import (
     Claim,
     Transition,
+    appeal_deadline,
+    appeal_open,
     close,
     counts_toward_odr,
     denial_message,
@@ -93,7 +95,7 @@ def _review(
         claim,
         resolution="denied",
         funded_by="none",
-        appeal_by=now + policy.appeal_window,
+        appeal_by=appeal_deadline(now, policy),
         decided_at=now,
     )
     message = denial_message(reason, claim, policy, {})
@@ -134,8 +136,7 @@ def appeal(
             "action_not_available",
             "only a seller-funded grant or a denial can be appealed",
         )
-    appeal_by = state.deadlines.appeal_by
-    if appeal_by is None or now > appeal_by:
+    if not appeal_open(state, now):
         return reject(command, command_id, "deadline_passed", "the appeal window has closed")
     appealed_state = evolve(
         claim, status="appealed", deadlines=ClaimDeadlines(review_by=now + policy.review_window)
