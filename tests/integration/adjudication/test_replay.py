@@ -12,7 +12,10 @@ import pytest
 
 from adjudication import handlers, store
 from adjudication.policy import default_policy
+from adjudication.replay import Replay
+from contracts import codec
 from contracts.envelope import Payload, wrap
+from contracts.topics import CLAIMS_EVENTS
 from servicekit import postgres
 from servicekit.delivery import Delivered
 from servicekit.eventtime import TimeBounds, Timekeeper
@@ -85,3 +88,45 @@ async def test_replaying_the_same_inputs_emits_the_same_events_with_the_same_ids
     assert types == [b"claim.filed", b"claim.action_required", b"claim.filed", b"claim.denied",
                      b"claim.decided", b"claim.closed"]  # fmt: skip
     assert first_run == second_run
+
+
+async def _served_on_event_time(url: str, end: datetime) -> list[Any]:
+    """The service on PostgreSQL, with a scheduler as punctual as event time allows: every
+    deadline fires at its due time, before the first message after it."""
+    pool = await postgres.create_pool(url)
+    policy = default_policy()
+
+    async def fire_until(moment: datetime) -> None:
+        while (due := await pool.fetchval("SELECT min(due_at) FROM deadlines")) is not None:
+            if due > moment:
+                return
+            await handlers.fire_deadlines(pool, now=due, policy=policy)
+
+    try:
+        await postgres.apply_migrations(pool, postgres.SERVICEKIT_MIGRATIONS, store.MIGRATIONS)
+        for delivered in _inputs():
+            await fire_until(delivered.envelope.time)
+            async with pool.acquire() as conn, conn.transaction():
+                await handlers.apply_batch(conn, [delivered], policy=policy, timekeeper=TIMEKEEPER)
+        await fire_until(end)
+        rows = await pool.fetch("SELECT value FROM outbox ORDER BY id")
+        return [codec.decode(CLAIMS_EVENTS, row["value"]).data for row in rows]
+    finally:
+        await pool.close()
+
+
+async def test_the_in_memory_replay_decides_what_the_service_decides(database_url: str) -> None:
+    # atoz-whatif's replay (adjudication.replay) against the service on PostgreSQL: the same
+    # events in the same order, the same final claim states, the same deciding rules.
+    end = FILED + timedelta(days=90)
+    served = await _served_on_event_time(database_url, end)
+    memory = Replay(default_policy())
+    for delivered in _inputs():
+        memory.feed(delivered.envelope)
+    memory.finish(end)
+    final = {event.claim.claim_id: event.claim for event in served}  # the last state of each
+    assert {claim.state.claim_id: claim.state for claim in memory.claims()} == final
+    decided = {e.claim_id: e for e in served if getattr(e, "rules", ())}
+    assert {k: (e.type, e.rules) for k, e in decided.items()} == {
+        k: (e.type, e.rules) for k, e in memory.last_decision.items()
+    }

@@ -74,8 +74,9 @@ class Cause:
 
 
 @dataclass
-class _Work:
-    """What one transaction has loaded and changed."""
+class Work:
+    """What one transaction has loaded and changed (also what an in-memory replay keeps,
+    :mod:`adjudication.replay`, sharing its dictionaries across messages)."""
 
     facts: dict[str, OrderFacts]
     claims_by_order: dict[str, list[Claim]]
@@ -88,6 +89,8 @@ class _Work:
     outbox: list[OutboxMessage] = field(default_factory=list)
     history: list[store.HistoryEntry] = field(default_factory=list)
     touched_orders: set[str] = field(default_factory=set)
+    emitted: list[Payload] = field(default_factory=list)
+    """The payloads emitted, in order (what a replay reads; the outbox holds their bytes)."""
 
     def claim(self, order_id: str, claim_id: str) -> Claim | None:
         for claim in self.claims_by_order.get(order_id, []):
@@ -113,6 +116,7 @@ class _Work:
     def _emit(self, event: Payload, cause: Cause, now: datetime, index: int) -> None:
         if isinstance(event, ClaimEvent) and self.policy is not None:
             event = event.model_copy(update={"policy": self.policy})
+        self.emitted.append(event)
         event_id = str(uuid.uuid5(EVENT_NAMESPACE, f"{cause.id}/{index}/{event.type}"))
         claim_id = getattr(event, "claim_id", "")
         envelope = wrap(
@@ -164,10 +168,10 @@ class _Work:
 
 async def _load(
     conn: asyncpg.Connection, order_ids: Iterable[str], cache: store.FactsCache | None
-) -> _Work:
+) -> Work:
     ids = set(order_ids)
     facts = await store.load_facts(conn, ids, cache)
-    return _Work(
+    return Work(
         facts=facts,
         claims_by_order=await store.load_claims_of_orders(conn, ids),
         loaded=dict(facts),
@@ -176,7 +180,7 @@ async def _load(
 
 async def _save(
     conn: asyncpg.Connection,
-    work: _Work,
+    work: Work,
     now: datetime,
     policy: Policy,
     cache: store.FactsCache | None,
@@ -188,7 +192,8 @@ async def _save(
     await enqueue(conn, work.outbox)
 
 
-def _on_fact(work: _Work, fact: OrderFact, cause: Cause, now: datetime, policy: Policy) -> None:
+def on_fact(work: Work, fact: OrderFact, cause: Cause, now: datetime, policy: Policy) -> None:
+    """Fold ``fact`` into its order's facts and let each of the order's claims see it."""
     before = work.facts.get(fact.order_id)
     refusal = fold.foreign_refund(before, fact)
     if refusal is not None:
@@ -213,8 +218,8 @@ def _on_fact(work: _Work, fact: OrderFact, cause: Cause, now: datetime, policy: 
         work.apply(transition, cause, now)
 
 
-def _on_command(
-    work: _Work,
+def on_command(
+    work: Work,
     command: ClaimCommand,
     cause: Cause,
     *,
@@ -222,6 +227,7 @@ def _on_command(
     policy: Policy,
     refusal: str | None,
 ) -> None:
+    """Apply a claim command (rejected as it is when its time was refused)."""
     with structlog.contextvars.bound_contextvars(
         claim_id=command.claim_id, order_id=command.order_id
     ):
@@ -298,9 +304,9 @@ async def apply_batch(
         ) as traced:
             cause = Cause.of(delivered.envelope, traced.traceparent)
             if isinstance(data, ClaimCommand):
-                _on_command(work, data, cause, now=now, policy=policy, refusal=refusal)
+                on_command(work, data, cause, now=now, policy=policy, refusal=refusal)
             else:
-                _on_fact(work, data, cause, now, policy)
+                on_fact(work, data, cause, now, policy)
         if refusal is None:
             # Only a believed time moves the clock (and bounds the next message).
             newest = max(newest or stated, stated)
@@ -309,6 +315,48 @@ async def apply_batch(
     assert latest is not None  # noqa: S101  # the batch is not empty
     await _save(conn, work, latest, policy, cache)
     await store.advance_partition_clocks(conn, accepted)
+
+
+def on_deadline(
+    work: Work,
+    deadline: store.Deadline,
+    loaded: Claim | None,
+    cause: Cause,
+    *,
+    now: datetime,
+    policy: Policy,
+) -> None:
+    """Fire one due deadline: the platform's look at filing for a contact, or a claim's
+    deadline (``loaded`` is the claim as stored; one whose deadline fired just before in the
+    same pass is seen as that left it)."""
+    if deadline.kind == AUTOMATIC_FILING:
+        facts = work.facts.get(deadline.order_id or "")
+        if facts is not None and deadline.contact_id is not None:
+            transition = lifecycle.automatic_filing(
+                facts,
+                deadline.contact_id,
+                claims=work.claims_by_order.get(facts.order_id, []),
+                now=now,
+                policy=policy,
+            )
+            work.apply(transition, cause, now)
+            # Not admissible yet: the save plans the next look (or none, if never).
+            work.touched_orders.add(facts.order_id)
+        return
+    if loaded is None:
+        return
+    current = work.claim(loaded.state.order_id, deadline.claim_id) or loaded
+    kind = cast(lifecycle.DeadlineKind, deadline.kind)
+    order_id = current.state.order_id
+    transition = lifecycle.deadline_due(
+        current,
+        kind,
+        now=now,
+        policy=policy,
+        facts=work.facts.get(order_id),
+        open_claim=work.open_claim(order_id, current.state.claim_id),
+    )
+    work.apply(transition, cause, now)
 
 
 async def fire_deadlines(
@@ -345,7 +393,7 @@ async def _fire(
     claims = await store.load_claims(conn, (d.claim_id for d in due))
     order_ids = {d.order_id for d in due if d.order_id is not None}
     order_ids |= {claim.state.order_id for claim in claims.values() if claim.held}
-    work = await _load(conn, order_ids, cache) if order_ids else _Work({}, {})
+    work = await _load(conn, order_ids, cache) if order_ids else Work({}, {})
     work.policy = policy.version
     for loaded in claims.values():
         siblings = work.claims_by_order.setdefault(loaded.state.order_id, [])
@@ -353,35 +401,6 @@ async def _fire(
             siblings.append(loaded)
     for deadline in due:
         cause = Cause.deadline(deadline.kind, deadline.claim_id, deadline.due_at, traceparent)
-        if deadline.kind == AUTOMATIC_FILING:
-            facts = work.facts.get(deadline.order_id or "")
-            if facts is not None and deadline.contact_id is not None:
-                transition = lifecycle.automatic_filing(
-                    facts,
-                    deadline.contact_id,
-                    claims=work.claims_by_order.get(facts.order_id, []),
-                    now=now,
-                    policy=policy,
-                )
-                work.apply(transition, cause, now)
-                # Not admissible yet: _save plans the next look (or none, if never).
-                work.touched_orders.add(facts.order_id)
-            continue
-        found = claims.get(deadline.claim_id)
-        if found is None:
-            continue
-        # A claim with two deadlines due at once sees the first one's outcome.
-        current = work.claim(found.state.order_id, deadline.claim_id) or found
-        kind = cast(lifecycle.DeadlineKind, deadline.kind)
-        order_id = current.state.order_id
-        transition = lifecycle.deadline_due(
-            current,
-            kind,
-            now=now,
-            policy=policy,
-            facts=work.facts.get(order_id),
-            open_claim=work.open_claim(order_id, current.state.claim_id),
-        )
-        work.apply(transition, cause, now)
+        on_deadline(work, deadline, claims.get(deadline.claim_id), cause, now=now, policy=policy)
     await store.delete_deadlines(conn, [(d.kind, d.claim_id) for d in due])
     await _save(conn, work, now, policy, cache)

@@ -24,7 +24,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Final, Literal
 
-from contracts.claims import ClaimEvent
+from contracts.claims import ClaimEvent, ClaimState
 from contracts.orders import (
     ChargebackFiled,
     FeedbackPosted,
@@ -135,13 +135,18 @@ def apply(
             return state  # fraud chargebacks are not the seller's defect
         return replace(state, service_chargebacks=state.service_chargebacks | {event.chargeback_id})
     if isinstance(event, ClaimEvent):
-        claim = event.claim
-        known = state.claims.get(claim.claim_id)
-        if known is not None and known.version >= claim.version:
-            return state  # a stale or repeated event
-        mark = ClaimMark(claim.version, claim.counts_toward_odr, claim.status != "closed")
-        return replace(state, claims={**state.claims, claim.claim_id: mark})
+        return with_claim(state, event.claim)
     return state
+
+
+def with_claim(state: OrderDefects, claim: ClaimState) -> OrderDefects:
+    """The order's state once it knows ``claim`` as of this version (an older or the same
+    version changes nothing: a claim counts by its latest version only)."""
+    known = state.claims.get(claim.claim_id)
+    if known is not None and known.version >= claim.version:
+        return state  # a stale or repeated event
+    mark = ClaimMark(claim.version, claim.counts_toward_odr, claim.status != "closed")
+    return replace(state, claims={**state.claims, claim.claim_id: mark})
 
 
 @dataclass(frozen=True, slots=True)
