@@ -32,13 +32,17 @@ class History:
     """Valid records whose time is outside the range asked for."""
 
 
+Raw = list[tuple[str, int, int, bytes | None]]
+"""Records as read: (topic, partition, offset, value)."""
+
+
 def in_range(at: datetime, since: datetime | None, until: datetime | None) -> bool:
     """Whether ``at`` is within [since, until] (an open end when None)."""
     return (since is None or at >= since) and (until is None or at <= until)
 
 
 def ordered(
-    records: list[tuple[str, int, int, bytes | None]],
+    records: Raw,
     *,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -66,13 +70,10 @@ def ordered(
 
 
 async def read(
-    kafka: KafkaAccess,
-    *,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    on_progress: Callable[[int, int], None] = lambda done, total: None,
-) -> History:
-    """Every record of the input topics up to their ends now, in event-time order."""
+    kafka: KafkaAccess, *, on_progress: Callable[[int, int], None] = lambda done, total: None
+) -> Raw:
+    """Every record of the input topics up to their ends now (decode them with
+    :func:`ordered`, once the consumer is closed)."""
     consumer = AIOKafkaConsumer(**kafka.options(), enable_auto_commit=False, group_id=None,
                                 max_partition_fetch_bytes=4 << 20)  # fmt: skip
     await consumer.start()
@@ -83,7 +84,7 @@ async def read(
         starts = await consumer.beginning_offsets(partitions)
         ends = await consumer.end_offsets(partitions)
         total = sum(ends[p] - starts[p] for p in partitions)
-        records: list[tuple[str, int, int, bytes | None]] = []
+        records: Raw = []
         left = {p for p in partitions if ends[p] > starts[p]}
         while left:
             batch = await consumer.getmany(*left, timeout_ms=1000, max_records=POLL)
@@ -95,6 +96,6 @@ async def read(
                 if await consumer.position(tp) >= ends[tp]:  # past any gap or marker too
                     left.discard(tp)
             on_progress(len(records), total)
-        return ordered(records, since=since, until=until)
+        return records
     finally:
         await consumer.stop()
