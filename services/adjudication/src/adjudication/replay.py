@@ -80,8 +80,9 @@ class Replay:
 
     def finish(self, end: datetime | None = None) -> None:
         """Fire what is due by ``end`` (the last input's time when None)."""
-        if end is not None or self.clock is not None:
-            self.fire_until(end or self.clock)  # type: ignore[arg-type]  # one is set
+        moment = end or self.clock
+        if moment is not None:
+            self.fire_until(moment)
 
     def claims(self) -> Iterable[Claim]:
         """Every claim as it stands now."""

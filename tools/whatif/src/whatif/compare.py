@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -257,24 +257,23 @@ def _groups(changes: Sequence[ClaimChange]) -> tuple[ChangeGroup, ...]:
     )  # fmt: skip
 
 
-def _paid(replay: Replay) -> Counter[tuple[str, str]]:
-    totals: Counter[tuple[str, str]] = Counter()
+def _paid(replay: Replay) -> defaultdict[tuple[str, str], Decimal]:
+    totals: defaultdict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for claim in replay.claims():
         state = claim.state
         currency = state.amount.currency
         if state.resolution == "granted" and state.funded_by in ("platform", "seller"):
-            totals[(currency, state.funded_by)] += state.amount.amount  # type: ignore[assignment]
+            totals[(currency, state.funded_by)] += state.amount.amount
         elif state.resolution == "refunded_by_seller":
-            totals[(currency, "refunded")] += state.amount.amount  # type: ignore[assignment]
+            totals[(currency, "refunded")] += state.amount.amount
     return totals
 
 
 def _money(before: Replay, after: Replay) -> tuple[Money, ...]:
     was, now = _paid(before), _paid(after)
     return tuple(
-        Money(currency=currency, funder=funder,
-              baseline=Decimal(was.get((currency, funder), 0)),
-              candidate=Decimal(now.get((currency, funder), 0)))
+        Money(currency=currency, funder=funder, baseline=was[(currency, funder)],
+              candidate=now[(currency, funder)])
         for currency, funder in sorted(was.keys() | now.keys())
     )  # fmt: skip
 

@@ -10,7 +10,7 @@ from typing import Final
 from rich.console import Console
 from rich.table import Table
 
-from whatif.compare import Report
+from whatif.compare import Outcome, Report
 
 SHOWN: Final = 20
 """Changed claims and sellers listed one by one (the JSON holds all of them)."""
@@ -20,11 +20,11 @@ def _pct(rate: Decimal) -> str:
     return f"{rate * 100:.2f}%"
 
 
-def _side(outcome: object) -> str:
+def _side(outcome: Outcome | None) -> str:
     if outcome is None:
         return "(no claim)"
-    o = outcome  # an Outcome
-    return f"{o.resolution or o.status} / {o.funded_by}{' / ODR' if o.counts_toward_odr else ''}"  # type: ignore[attr-defined]
+    odr = " / ODR" if outcome.counts_toward_odr else ""
+    return f"{outcome.resolution or outcome.status} / {outcome.funded_by}{odr}"
 
 
 def to_terminal(report: Report, console: Console) -> None:
