@@ -303,6 +303,11 @@ class BatchConsumer:
         self, batch: list[Delivered | Rejected | _Undecodable], message: StreamedBatch
     ) -> None:
         async with self._batch_lock:
+            if self._failure is not None:
+                # Crashed, and stopping: a poll that came before the stop is neither applied
+                # nor committed (seeking back loses nothing; a restart takes it from there).
+                await message.nack()
+                return
             started = time.perf_counter()
             try:
                 await self._process(batch)
