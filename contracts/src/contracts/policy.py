@@ -135,6 +135,22 @@ class LanguageTerms(_Terms):
         return self
 
 
+class TimeTerms(_Terms):
+    """How far a time a caller states is believed (PRODUCT.md "What is trusted"): the bounds
+    every service holds stated times to (``servicekit.eventtime``)."""
+
+    max_clock_skew_seconds: float = Field(
+        gt=0,
+        description="A stated time may be at most this far after the service's clock (at "
+        "intake on the wall clock, this far either way).",
+    )
+    event_clock_max_step_hours: float = Field(
+        gt=0,
+        description="On event time, a message more than this ahead of the newest one accepted "
+        "is refused and the clock does not move.",
+    )
+
+
 class PolicyVersion(_Terms):
     """Which policy a decision was taken under: its name and the hash of its content."""
 
@@ -152,6 +168,7 @@ class PolicyDocument(_Terms):
     reasons: dict[ClaimReason, ReasonTerms]
     odr: OdrTerms
     languages: LanguageTerms
+    time: TimeTerms
     calendar: MarketplaceTerms = Field(description="The calendar of a marketplace not listed.")
     marketplaces: dict[Annotated[str, Field(min_length=1, max_length=32)], MarketplaceTerms] = {}
 

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -46,6 +47,7 @@ from contracts.topics import CLAIMS_COMMANDS, CLAIMS_EVENTS, ORDERS, by_name
 from servicekit.auth import TokenGrant
 from servicekit.kafka import KafkaAccess
 from tests.integration.servicekit.conftest import wait_until
+from tests.support.clocks import policy_file
 from tests.support.kafka import kafka_settings, skip_to_end, tail
 from tests.unit.adjudication.builders import (
     CONTACTED,
@@ -70,7 +72,9 @@ def _bearer(who: str) -> dict[str, str]:
 
 
 @pytest.fixture
-async def adjudication(kafka: KafkaAccess, database_url: str) -> AsyncIterator[FastAPI]:
+async def adjudication(
+    kafka: KafkaAccess, database_url: str, tmp_path: Path
+) -> AsyncIterator[FastAPI]:
     group = f"adjudication-test-{uuid.uuid4().hex[:8]}"
     await skip_to_end(kafka, group, [ORDERS.name, CLAIMS_COMMANDS.name])
     settings = AdjudicationSettings(
@@ -85,7 +89,7 @@ async def adjudication(kafka: KafkaAccess, database_url: str) -> AsyncIterator[F
         # One order's facts, weeks apart, with nothing in between: far sparser than a
         # marketplace's stream, so the step a message may take ahead is widened here (the
         # default is tested on its own, in test_time_bounds_through_kafka).
-        event_clock_max_step_hours=24 * 365,
+        policy_file=policy_file(tmp_path, event_clock_max_step_hours=24 * 365),
         scheduler_interval_seconds=0.1,
         event_clock_idle_seconds=1.0,
         log_format="console",
@@ -169,6 +173,7 @@ def _for(claim_id: str) -> Any:
 
 
 async def test_a_silent_seller_pays_after_72_hours_and_the_events_are_published_once(
+    tmp_path: Path,
     adjudication: FastAPI,
     producer: AIOKafkaProducer,
     kafka: KafkaAccess,
@@ -187,9 +192,12 @@ async def test_a_silent_seller_pays_after_72_hours_and_the_events_are_published_
         later = await events.collect(_for(order.claim_id), count=2)
     types = [codec.decode(CLAIMS_EVENTS, r.value).type for r in first + later]
     assert types == ["claim.filed", "claim.action_required", "claim.decided", "claim.closed"]
-    # Each names the policy it was decided under: the command's and the deadline's alike.
+    # Each names the policy it was decided under, the document this service follows (the
+    # shipped one with a wider step): the command's and the deadline's alike.
     policies = {codec.decode(CLAIMS_EVENTS, r.value).data.policy for r in first + later}
-    assert policies == {load_policy().version}
+    followed = load_policy(tmp_path / "policy.toml")
+    assert followed.version != load_policy().version
+    assert policies == {followed.version}
     closed = codec.decode(CLAIMS_EVENTS, later[-1].value).data
     assert (closed.claim.resolution, closed.claim.funded_by) == ("granted", "seller")
     assert all(r.key == order.order_id.encode() for r in first + later)

@@ -18,7 +18,8 @@ from contracts.envelope import Payload, wrap
 from contracts.topics import CLAIMS_EVENTS
 from servicekit import postgres
 from servicekit.delivery import Delivered
-from servicekit.eventtime import TimeBounds, Timekeeper
+from servicekit.eventtime import Timekeeper
+from tests.support.clocks import DEFAULT_BOUNDS
 from tests.unit.adjudication.builders import (
     CONTACTED,
     ESTIMATED_DELIVERY,
@@ -52,7 +53,7 @@ def _inputs() -> list[Delivered]:
 
 
 # Event time, as a replay runs; the wall clock is the day the replayed quarter ended.
-TIMEKEEPER = Timekeeper("event", TimeBounds(), lambda: FILED + timedelta(days=90))
+TIMEKEEPER = Timekeeper("event", DEFAULT_BOUNDS, lambda: FILED + timedelta(days=90))
 
 
 async def _run(url: str) -> list[tuple[Any, ...]]:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from adjudication.messages import SUPPORTED_LANGUAGES
 from adjudication.policy import Policy
-from contracts.policy import DEFAULT_POLICY_FILE, PolicyError, load_policy
+from contracts.policy import PolicyError
 from servicekit.auth import TokenGrant
 from servicekit.settings import ClockSettings, ConsumerSettings
 
@@ -34,16 +32,11 @@ class AdjudicationSettings(ConsumerSettings, ClockSettings):
     tokens: tuple[TokenGrant, ...] = Field(
         default=(), description="Bearer tokens for the read API, as for intake: JSON list."
     )
-    policy_file: Path = Field(
-        default=DEFAULT_POLICY_FILE,
-        description="The marketplace's policy document (TOML): every number and list of the "
-        "guarantee. Amazon's numbers by default (policies/default.toml).",
-    )
 
     def policy(self) -> Policy:
         """The guarantee's rules as the policy document says; a document this service cannot
         follow (a language it has no sentences for) is refused, the field named."""
-        document = load_policy(self.policy_file)
+        document = self.policy_document()
         unwritten = [tag for tag in document.languages.supported if tag not in SUPPORTED_LANGUAGES]
         if unwritten:
             raise PolicyError(

@@ -355,8 +355,9 @@ def _operation(spec: ClaimAction) -> dict[str, Any]:
             "required": False,
             "description": (
                 "Service tokens only: when the command happened (RFC 3339, with offset). On "
-                "the wall clock it must be now, within INTAKE_MAX_CLOCK_SKEW_SECONDS; on event "
-                "time (INTAKE_CLOCK=event, a simulation or a replay) any past moment."
+                "the wall clock it must be now, within the policy's time.max_clock_skew_seconds "
+                "(INTAKE_POLICY_FILE); on event time (INTAKE_CLOCK=event, a simulation or a "
+                "replay) any past moment."
             ),
             "schema": {"type": "string", "format": "date-time"},
         },

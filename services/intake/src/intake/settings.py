@@ -13,8 +13,8 @@ class IntakeSettings(ServiceSettings, ClockSettings):
     """Every knob of the intake service; ``INTAKE_HTTP_PORT=...`` and so on.
 
     ``clock`` says how far a service token's ``X-Event-Time`` is believed: on ``wall`` it must
-    be now, within ``max_clock_skew_seconds``; on ``event`` (the platform replays or simulates)
-    any past moment, never the future.
+    be now, within the policy document's ``time.max_clock_skew_seconds``; on ``event`` (the
+    platform replays or simulates) any past moment, never the future.
     """
 
     model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore", frozen=True)

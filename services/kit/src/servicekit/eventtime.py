@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Literal
 
+from contracts.policy import PolicyDocument
+
 ClockMode = Literal["wall", "event"]
 
 REASON_EVENT_TIME_OUT_OF_BOUNDS: Final = "event_time_out_of_bounds"
@@ -31,10 +33,19 @@ REASON_EVENT_TIME_OUT_OF_BOUNDS: Final = "event_time_out_of_bounds"
 
 @dataclass(frozen=True, slots=True)
 class TimeBounds:
-    """How far a stated time may stray: from the wall clock, and ahead of the newest accepted."""
+    """How far a stated time may stray: from the wall clock, and ahead of the newest accepted.
+    The numbers are the policy document's ``[time]`` table (:meth:`from_document`)."""
 
-    max_skew: timedelta = timedelta(minutes=5)
-    max_step: timedelta = timedelta(days=7)
+    max_skew: timedelta
+    max_step: timedelta
+
+    @classmethod
+    def from_document(cls, document: PolicyDocument) -> TimeBounds:
+        """The bounds ``document`` says."""
+        return cls(
+            max_skew=timedelta(seconds=document.time.max_clock_skew_seconds),
+            max_step=timedelta(hours=document.time.event_clock_max_step_hours),
+        )
 
 
 def refusal_at_receipt(

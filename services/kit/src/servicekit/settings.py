@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.policy import DEFAULT_POLICY_FILE, PolicyDocument, load_policy
 from servicekit.eventtime import ClockMode, TimeBounds, Timekeeper
 from servicekit.kafka import KafkaAccess, SecurityProtocol
 
@@ -113,36 +115,30 @@ class ConsumerSettings(DatabaseSettings):
     )
 
 
-_BOUNDS = TimeBounds()
-
-
 class ClockSettings(BaseSettings):
-    """Which clock the rules follow, and how far a stated time is believed
-    (:mod:`servicekit.eventtime`)."""
+    """Which clock the rules follow, and the policy document that says, among every other
+    number, how far a stated time is believed (:mod:`servicekit.eventtime`)."""
 
     clock: ClockMode = Field(
         default="wall",
         description="wall: the rules run on real time. event: on the time messages state (a "
         "watermark), so a replay or a simulation runs as fast as its input.",
     )
-    max_clock_skew_seconds: float = Field(
-        default=_BOUNDS.max_skew.total_seconds(),
-        gt=0,
-        description="A stated time may be at most this far after the wall clock (and, at "
-        "intake on the wall clock, this far before it).",
-    )
-    event_clock_max_step_hours: float = Field(
-        default=_BOUNDS.max_step.total_seconds() / 3600,
-        gt=0,
-        description="On event time, a message may be at most this far ahead of the newest "
-        "event time accepted; one further ahead is refused and the clock does not move.",
+    policy_file: Path = Field(
+        default=DEFAULT_POLICY_FILE,
+        description="The marketplace's policy document (TOML): every number and list of the "
+        "guarantee, the ODR and the time bounds. Amazon's numbers by default "
+        "(policies/default.toml).",
     )
 
+    def policy_document(self) -> PolicyDocument:
+        """The document ``policy_file`` names, validated (:class:`PolicyError` names the
+        field a bad one breaks)."""
+        return load_policy(self.policy_file)
+
     def time_bounds(self) -> TimeBounds:
-        return TimeBounds(
-            max_skew=timedelta(seconds=self.max_clock_skew_seconds),
-            max_step=timedelta(hours=self.event_clock_max_step_hours),
-        )
+        """How far this service believes a stated time: the document's ``[time]`` table."""
+        return TimeBounds.from_document(self.policy_document())
 
     def timekeeper(self, wall: Callable[[], datetime]) -> Timekeeper:
         """This service's clock mode and bounds, on ``wall``."""

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from contracts.policy import DEFAULT_POLICY_FILE, load_policy
 from metrics.odr import OdrSettings
 from servicekit.auth import TokenGrant
 from servicekit.settings import ClockSettings, ConsumerSettings
@@ -24,12 +21,7 @@ class MetricsSettings(ConsumerSettings, ClockSettings):
     consumer_group: str = "metrics"
     day_check_seconds: float = Field(default=30.0, gt=0)
     tokens: tuple[TokenGrant, ...] = ()
-    policy_file: Path = Field(
-        default=DEFAULT_POLICY_FILE,
-        description="The marketplace's policy document (TOML); its [odr] table is the metric's "
-        "window, lag, target and lines. Amazon's numbers by default (policies/default.toml).",
-    )
 
     def odr(self) -> OdrSettings:
         """The metric's settings as the policy document says."""
-        return OdrSettings.from_document(load_policy(self.policy_file))
+        return OdrSettings.from_document(self.policy_document())
