@@ -30,7 +30,7 @@ PORTS = {
     "DEVSTACK_METRICS_PORT": 17003,
     "DEVSTACK_PROMETHEUS_PORT": 17090,
 }
-SIMULATION = ["--seed", "11", "--days", "35", "--scale", "0.5", "--minutes", "0.6"]
+SIMULATION = ["--seed", "30", "--days", "35", "--scale", "0.5", "--minutes", "0.6"]
 """Five simulated weeks in about forty seconds: every claim story has room to play out."""
 
 

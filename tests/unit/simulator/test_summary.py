@@ -95,6 +95,21 @@ def test_the_summary_lists_each_mismatch_with_what_was_expected_and_seen() -> No
     assert mismatch["matched"] is False
 
 
+def test_the_summary_says_of_every_story_how_long_its_seller_left_it_unanswered() -> None:
+    world = build_world(WorldConfig(seed=8, days=60, end=END, sellers_per_profile=2))
+    stories = {s["order_id"]: s for s in summarize(world, Observed(), odr=[])["stories"]}
+    assert set(stories) == set(world.cases)
+    for order_id, case in world.cases.items():
+        silence = case.seller_silence(END)
+        hours = None if silence is None else silence / timedelta(hours=1)
+        assert stories[order_id]["seller_silent_hours"] == hours
+        assert stories[order_id]["scenario"] == case.scenario.value
+        assert stories[order_id]["expected"] == case.expected.label()
+    third_day = [s for s in stories.values() if s["scenario"] == "answers_on_the_third_day"]
+    assert third_day
+    assert all(50 <= s["seller_silent_hours"] <= 70 for s in third_day)
+
+
 SILENCE_AFTER_PARTIAL = granted(
     "seller", "decision.silent_seller_pays", along=("response.partial_refund",)
 )

@@ -21,7 +21,7 @@ from contracts.orders import (
 )
 from contracts.topics import ORDERS
 from marketsim.profiles import PROFILES
-from marketsim.scenarios import Case, Scenario
+from marketsim.scenarios import Call, Case, Scenario
 from marketsim.world import CHAIN_DAYS, SIGNATURE_THRESHOLD, World, WorldConfig, build_world
 
 END = datetime(2026, 6, 1, tzinfo=UTC)
@@ -114,6 +114,29 @@ def test_a_signed_proof_story_is_delivered_against_a_signature() -> None:
             assert all(d.id_checked for d in delivered)
 
 
+def test_a_third_day_story_is_a_signed_proof_sent_past_48_hours_and_inside_72() -> None:
+    for case in _cases(Scenario.ANSWERS_ON_THE_THIRD_DAY, seed=8):
+        [dispute] = case.on_action_required
+        assert isinstance(dispute, Call)
+        assert dispute.party == "seller"
+        [proof] = dispute.body["response"]["evidence"]
+        assert proof["kind"] == "proof_of_delivery"
+        assert proof["signature_obtained"]
+        assert timedelta(hours=50) <= dispute.after <= timedelta(hours=70)
+        assert case.seller_silence(END) == dispute.after
+        assert case.expected.label() == "closed:granted/platform"
+
+
+def test_the_sellers_silence_ends_at_the_first_move_the_platform_takes() -> None:
+    # A partial refund is an answer; a refused replacement promise is none.
+    for case in _cases(Scenario.PARTIAL_REFUND_THEN_SILENT, seed=8):
+        assert case.seller_silence(END) == timedelta(hours=5)
+    for case in _cases(Scenario.FAR_OUT_REPLACEMENT, seed=8):
+        assert case.seller_silence(END) is None  # silence decides it, under any window
+    for case in _cases(Scenario.SILENT_SELLER, seed=8):
+        assert case.seller_silence(END) is None
+
+
 def test_a_no_tracking_story_ships_without_tracking_and_never_delivers() -> None:
     for case in _cases(Scenario.NO_VALID_TRACKING):
         facts = _facts_of(case.order_id)
@@ -160,6 +183,7 @@ def test_claims_left_open_at_the_end_are_filed_inside_their_last_window() -> Non
             # The seller's 72 hours have not run out when the run ends, and nobody reacts.
             assert timedelta(hours=6) < before_end < timedelta(hours=72)
             assert case.on_action_required == ()
+            assert case.seller_silence(END) == before_end  # and counting
         else:
             # Room for the seller's dispute; no reviewer plan, so it waits in the queue.
             assert before_end > timedelta(days=2)

@@ -13,9 +13,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from contracts import codec
 from contracts.claims import Actor, FileClaim, RefundResponse, RespondToClaim
 from contracts.envelope import Envelope, Payload, wrap
+from contracts.orders import OrderFact
 from contracts.policy import DEFAULT_POLICY_FILE, PolicyDocument, load_policy, parse_policy
+from contracts.topics import CLAIMS_COMMANDS, ORDERS
 from tests.unit.adjudication.builders import (
     CONTACTED,
     ESTIMATED_DELIVERY,
@@ -24,6 +27,7 @@ from tests.unit.adjudication.builders import (
     placed,
     shipped,
 )
+from whatif import history
 from whatif.cli import app
 from whatif.compare import Report, bucket_of, compare
 
@@ -130,3 +134,44 @@ def test_a_time_range_must_be_an_aware_iso_time(moment: str, tmp_path: Path) -> 
     result = CliRunner().invoke(app, ["--policy", str(DEFAULT_POLICY_FILE), "--from", moment])
     assert result.exit_code == 2
     assert "--from" in result.output
+
+
+def _records(inputs: list[Envelope[Any]]) -> history.Raw:
+    """The inputs as the topics hold them, newest first (ordered() must sort them back)."""
+    raw: history.Raw = []
+    for offset, envelope in enumerate(inputs):
+        topic = ORDERS if isinstance(envelope.data, OrderFact) else CLAIMS_COMMANDS
+        raw.append((topic.name, 0, offset, codec.encode(envelope)))
+    return raw[::-1]
+
+
+def test_what_adjudication_dead_lettered_is_left_out_of_its_replay_alone() -> None:
+    inputs = _history()
+    refund = next(
+        offset
+        for offset, e in enumerate(inputs)
+        if isinstance(e.data, RespondToClaim) and e.data.claim_id == "c-0"
+    )
+    records = _records(inputs)
+    found = history.ordered(
+        records,
+        dead_letters={"adjudication": {(CLAIMS_COMMANDS.name, 0, refund)}, "metrics": set()},
+    )
+    assert [e.id for e in found.inputs] == [e.id for e in inputs]
+    assert found.refused == {"adjudication": frozenset({refund}), "metrics": frozenset()}
+    until = FILED + timedelta(days=10)
+    kept = compare(found.inputs, _document(), _document(), until=until)
+    skipped = compare(found.inputs, _document(), _document(), until=until, refused=found.refused)
+    assert kept.skipped == {}
+    assert skipped.skipped == {"adjudication": 1, "metrics": 0}
+
+    def refunded(report: Report) -> Decimal:
+        return sum((m.baseline for m in report.money if m.funder == "refunded"), Decimal(0))
+
+    # The seller's refund never reached the live service: its claim went to silence instead.
+    amount = next(
+        e.data.amount.amount
+        for e in inputs
+        if isinstance(e.data, FileClaim) and e.data.claim_id == "c-0"
+    )
+    assert refunded(kept) - refunded(skipped) == amount

@@ -42,13 +42,15 @@ class SellerProfile:
 PROFILES: Final[tuple[SellerProfile, ...]] = (
     SellerProfile(
         name="careful",
-        description="ships on time with tracking, gets signatures, answers, disputes with proof",
+        description="ships on time with tracking, gets signatures, disputes with proof"
+        " (now and then only on the third day)",
         orders_per_day=(4, 9),
         price_range=(Decimal("15.00"), Decimal("400.00")),
         late_shipping_share=0.01,
         claim_share=0.02,
         scenarios={
             Scenario.SIGNED_PROOF_OF_DELIVERY: 5,
+            Scenario.ANSWERS_ON_THE_THIRD_DAY: 4,
             Scenario.SHIPPING_PROTECTION: 4,
             Scenario.SELLER_ACCEPTS: 1,
             Scenario.REPLACEMENT_DELIVERED: 2,

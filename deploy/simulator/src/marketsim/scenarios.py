@@ -58,6 +58,9 @@ class Scenario(StrEnum):
     """The seller refunds part of the amount claimed, then the rest a day later."""
     FAR_OUT_REPLACEMENT = "far_out_replacement"
     """The seller promises a replacement three months out, which the platform refuses."""
+    ANSWERS_ON_THE_THIRD_DAY = "answers_on_the_third_day"
+    """A signed proof of delivery, sent on the third day: inside the 72 hours, past 48 (what a
+    shorter window would change, issue #15)."""
 
 
 Resolution = Literal["granted", "denied", "withdrawn", "refunded_by_seller", "replaced"]
@@ -174,6 +177,23 @@ class Case:
     """The seller appeals the seller-funded grant; the reviewer then rules this way."""
     claim_id: str | None = None
     observed: dict[str, Any] = field(default_factory=dict)
+
+    def seller_silence(self, end: datetime) -> timedelta | None:
+        """How long the seller leaves the claim unanswered once asked: until the first move
+        of theirs the platform takes (a refused one is no answer; an order fact, such as a
+        refund, is), or until ``end`` while the claim still waits for them. None when the
+        window never matters: the seller never answers a claim that silence then decides,
+        or nobody asks them."""
+        answers = [
+            r.after
+            for r in self.on_action_required
+            if isinstance(r, Fact) or (r.party == "seller" and r.refused is None)
+        ]
+        if answers:
+            return min(answers)
+        if self.expected.status == "action_required" and self.filing is not None:
+            return end - self.filing.at
+        return None
 
     @property
     def refusals(self) -> tuple[RejectionReason, ...]:

@@ -13,7 +13,7 @@ import statistics
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -210,6 +210,7 @@ def summarize(world: World, observed: Observed, odr: list[dict[str, Any]]) -> di
         "rules": dict(
             Counter(r for rules in observed.decisive_rules.values() for r in rules).most_common()
         ),
+        "stories": [_story(case, world.config.end) for case in world.cases.values()],
         "odr": odr,
         "odr_matches": sum(1 for r in odr if r.get("matches_recomputation")),
         "run": {
@@ -228,6 +229,18 @@ def summarize(world: World, observed: Observed, odr: list[dict[str, Any]]) -> di
             "decision_latency_ms": _percentiles(observed.decision_latency_ms),
             "lagging_steps": observed.lagging_steps,
         },
+    }
+
+
+def _story(case: Case, end: datetime) -> dict[str, Any]:
+    """What the simulator built a claim to be: enough to say what another policy changes."""
+    silence = case.seller_silence(end)
+    return {
+        "order_id": case.order_id,
+        "claim_id": case.claim_id,
+        "scenario": case.scenario.value,
+        "expected": case.expected.label(),
+        "seller_silent_hours": None if silence is None else silence / timedelta(hours=1),
     }
 
 

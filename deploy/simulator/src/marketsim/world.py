@@ -494,6 +494,22 @@ def _disputed(
 
 
 def signed_proof_of_delivery(world: _Builder, order: _Order) -> Case | None:
+    return _signed_proof(world, order, Scenario.SIGNED_PROOF_OF_DELIVERY, hours=20)
+
+
+def answers_on_the_third_day(world: _Builder, order: _Order) -> Case | None:
+    # Two hours clear of either end of the window: the answer is late for 48 hours, on time
+    # for 72, whatever the step the run is paced at.
+    return _signed_proof(
+        world, order, Scenario.ANSWERS_ON_THE_THIRD_DAY, hours=50 + 20 * world.rng.random()
+    )
+
+
+def _signed_proof(
+    world: _Builder, order: _Order, scenario: Scenario, *, hours: float
+) -> Case | None:
+    """The seller disputes a not-received claim, ``hours`` after being asked, with the
+    carrier's signed delivery: the platform grants the buyer and pays itself."""
     shipped = order.ship(world)
     delivered = order.deliver(world, shipped, signed=True)
     filing = order.buyer_files_after_contact(world, delivered + timedelta(days=1), "not_received")
@@ -506,7 +522,8 @@ def signed_proof_of_delivery(world: _Builder, order: _Order) -> Case | None:
         "id_checked": order.total > SIGNATURE_THRESHOLD,
     }
     expected = granted("platform", "decision.signed_proof_of_delivery")
-    return _disputed(order, Scenario.SIGNED_PROOF_OF_DELIVERY, expected, filing, proof)
+    dispute = _dispute(order, proof, hours=hours)
+    return _case(order, scenario, expected, filing, on_action_required=(dispute,))
 
 
 def shipping_protection(world: _Builder, order: _Order) -> Case | None:
@@ -943,6 +960,7 @@ _STORIES: Final[dict[Scenario, Story]] = {
     Scenario.PARTIAL_REFUND_THEN_SILENT: partial_refund_then_silent,
     Scenario.PARTIAL_REFUND_THEN_REST: partial_refund_then_rest,
     Scenario.FAR_OUT_REPLACEMENT: far_out_replacement,
+    Scenario.ANSWERS_ON_THE_THIRD_DAY: answers_on_the_third_day,
 }
 
 

@@ -5,7 +5,8 @@
                 [--json report.json] [--html report.html]
 
 Reads ``orders.v1`` and ``claims.commands.v1`` from offset zero (only the inputs whose time is
-in the range, when one is given), replays them through adjudication's and metrics' rules under
+in the range, when one is given), leaves out what each live service dead-lettered (its DLQ,
+readable by the Kafka admin), replays them through adjudication's and metrics' rules under
 both policies in memory, and shows what changes: claims, money, sellers. Nothing is written to
 any topic or database, and the same history gives the same report every run. It reads from
 the broker ``--kafka`` names (``PLATFORM_KAFKA_*``, as ``devstack env`` prints them), else as the
@@ -26,10 +27,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from adjudication.settings import AdjudicationSettings
 from contracts.policy import DEFAULT_POLICY_FILE, PolicyError, load_policy
+from metrics.settings import MetricsSettings
 from servicekit.kafka import KafkaAccess
 from servicekit.logging import configure_logging
 from whatif import history
-from whatif.compare import compare
+from whatif.compare import Service, compare
 from whatif.render import to_html, to_terminal
 
 app = typer.Typer(add_completion=False, help=__doc__)
@@ -109,8 +111,13 @@ def main(
                 ),
             )
         )
+        groups: dict[Service, str] = {
+            "adjudication": settings.consumer_group,
+            "metrics": MetricsSettings().consumer_group,
+        }
+        dead_letters = asyncio.run(history.read_dead_letters(access, groups))
         decoding = progress.add_task("decoding", total=None)
-        found = history.ordered(records, since=start, until=end)
+        found = history.ordered(records, since=start, until=end, dead_letters=dead_letters)
         del records
         progress.update(decoding, completed=len(found.inputs), total=len(found.inputs))
         tasks = {
@@ -121,11 +128,19 @@ def main(
             found.inputs,
             *documents,
             until=end,
+            refused=found.refused,
             on_progress=lambda side, done: progress.update(tasks[side], completed=done),
         )
     to_terminal(report, Console())
     if found.undecodable:
         console.print(f"{found.undecodable} records were not valid messages and were skipped")
+    if dead_letters is None:
+        console.print(
+            "[yellow]the dead-letter topics could not be read as this principal[/yellow]: what "
+            "the live services refused (a time out of bounds) was replayed; run as the Kafka "
+            "admin to skip it as they did"
+        )
+
     if json_out is not None:
         json_out.write_text(report.model_dump_json(indent=2) + "\n")
         console.print(f"JSON report: {json_out}")

@@ -11,10 +11,11 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Container, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Final
+from types import MappingProxyType
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
@@ -26,6 +27,9 @@ from contracts.orders import OrderFact
 from contracts.policy import PolicyDocument, PolicyVersion
 from metrics.odr import OdrSettings
 from metrics.replay import OdrReplay
+
+Service = Literal["adjudication", "metrics"]
+"""A live service whose rules are replayed (and whose dead letters its replay skips)."""
 
 EXAMPLES: Final = 5
 """Claims named per group of changes."""
@@ -114,6 +118,8 @@ class Report(_Model):
     as_of: date | None
     facts: int
     commands: int
+    skipped: dict[str, int] = {}
+    """Per live service, the inputs it dead-lettered, which its replay skipped."""
     claims_baseline: int
     claims_candidate: int
     changed: tuple[ClaimChange, ...]
@@ -142,13 +148,17 @@ def replay(
     odr_settings: OdrSettings,
     *,
     until: datetime | None = None,
+    refused: Mapping[Service, Container[int]] = MappingProxyType({}),
     on_progress: Callable[[int], None] = lambda done: None,
 ) -> tuple[Replay, OdrReplay]:
-    """One policy's adjudication and metric over ``inputs`` (in event-time order)."""
+    """One policy's adjudication and metric over ``inputs`` (in event-time order), each
+    without the inputs its live service refused (``refused``: indices, per service)."""
     claims, metric = Replay(policy), OdrReplay(odr_settings)
+    unjudged, unmeasured = refused.get("adjudication", ()), refused.get("metrics", ())
     for done, envelope in enumerate(inputs, 1):
-        claims.feed(envelope)
-        if isinstance(envelope.data, OrderFact):
+        if done - 1 not in unjudged:
+            claims.feed(envelope)
+        if isinstance(envelope.data, OrderFact) and done - 1 not in unmeasured:
             metric.fact(envelope.data)
         if done % 10_000 == 0:
             on_progress(done)
@@ -164,9 +174,11 @@ def compare(
     candidate: PolicyDocument,
     *,
     until: datetime | None = None,
+    refused: Mapping[Service, Collection[int]] = MappingProxyType({}),
     on_progress: Callable[[str, int], None] = lambda side, done: None,
 ) -> Report:
-    """Replay ``inputs`` under both policies and report what differs."""
+    """Replay ``inputs`` under both policies and report what differs; what a live service
+    refused (``refused``: indices into ``inputs``, per service) its replay skips too."""
     sides = {}
     for name, document in (("baseline", baseline), ("candidate", candidate)):
         sides[name] = replay(
@@ -174,6 +186,7 @@ def compare(
             Policy.from_document(document),
             OdrSettings.from_document(document),
             until=until,
+            refused=refused,
             on_progress=lambda done, side=name: on_progress(side, done),  # type: ignore[misc]
         )
     (before, before_odr), (after, after_odr) = sides["baseline"], sides["candidate"]
@@ -189,6 +202,7 @@ def compare(
         as_of=as_of,
         facts=sum(isinstance(e.data, OrderFact) for e in inputs),
         commands=sum(isinstance(e.data, ClaimCommand) for e in inputs),
+        skipped={service: len(indices) for service, indices in sorted(refused.items())},
         claims_baseline=sum(1 for _ in before.claims()),
         claims_candidate=sum(1 for _ in after.claims()),
         changed=tuple(changes),

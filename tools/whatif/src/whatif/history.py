@@ -1,11 +1,12 @@
 """The recorded history: ``orders.v1`` and ``claims.commands.v1`` read from offset zero up to
-their ends at start, decoded with the contracts, in event-time order. Read only: no consumer
-group, no commit, nothing written anywhere."""
+their ends at start, decoded with the contracts, in event-time order, with what each live
+service dead-lettered (a time it refused, a handler error: it never applied them, so neither does
+its replay). Read only: no consumer group, no commit, nothing written anywhere."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -13,8 +14,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts import codec
 from contracts.envelope import Envelope
-from contracts.topics import CLAIMS_COMMANDS, ORDERS
+from contracts.topics import CLAIMS_COMMANDS, ORDERS, Topic
+from metrics.rebuild import RebuildError, dead_lettered
 from servicekit.kafka import KafkaAccess
+from whatif.compare import Service
 
 TOPICS = (ORDERS, CLAIMS_COMMANDS)
 POLL = 5000
@@ -30,6 +33,18 @@ class History:
     undecodable: int
     outside: int
     """Valid records whose time is outside the range asked for."""
+    refused: Mapping[Service, frozenset[int]] = field(default_factory=dict)
+    """Per live service, the indices into ``inputs`` of what it dead-lettered."""
+
+
+SERVICE_TOPICS: dict[Service, tuple[Topic, ...]] = {
+    "adjudication": (ORDERS, CLAIMS_COMMANDS),
+    "metrics": (ORDERS,),
+}
+"""What each replayed service consumes of the inputs (metrics also reads the claim events,
+which its replay takes from adjudication's)."""
+Source = tuple[str, int, int]
+"""Where a record was: (topic, partition, offset)."""
 
 
 Raw = list[tuple[str, int, int, bytes | None]]
@@ -46,9 +61,11 @@ def ordered(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
+    dead_letters: Mapping[Service, set[Source]] | None = None,
 ) -> History:
     """Decode ``(topic, partition, offset, value)`` records and put them in event-time order
-    (ties in topic, partition and offset order, so every run gives the same order)."""
+    (ties in topic, partition and offset order, so every run gives the same order), marking
+    what each service dead-lettered (``dead_letters``, by source)."""
     kept: list[tuple[datetime, str, int, int, Envelope[Any]]] = []
     undecodable = outside = facts = commands = 0
     for topic, partition, offset, value in records:
@@ -66,7 +83,13 @@ def ordered(
         else:
             commands += 1
     kept.sort(key=lambda item: item[:4])
-    return History([item[4] for item in kept], facts, commands, undecodable, outside)
+    refused = {
+        service: frozenset(
+            index for index, item in enumerate(kept) if (item[1], item[2], item[3]) in sources
+        )
+        for service, sources in (dead_letters or {}).items()
+    }
+    return History([item[4] for item in kept], facts, commands, undecodable, outside, refused)
 
 
 async def read(
@@ -97,5 +120,23 @@ async def read(
                     left.discard(tp)
             on_progress(len(records), total)
         return records
+    finally:
+        await consumer.stop()
+
+
+async def read_dead_letters(
+    kafka: KafkaAccess, groups: Mapping[Service, str]
+) -> dict[Service, set[Source]] | None:
+    """Where every input each service's consumer group (``groups``) dead-lettered came from;
+    None when this principal may not read the DLQs (the Kafka admin may)."""
+    consumer = AIOKafkaConsumer(**kafka.options(), enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        return {
+            service: await dead_lettered(consumer, group, SERVICE_TOPICS[service])
+            for service, group in groups.items()
+        }
+    except RebuildError:
+        return None
     finally:
         await consumer.stop()

@@ -27,12 +27,18 @@ def _side(outcome: Outcome | None) -> str:
     return f"{outcome.resolution or outcome.status} / {outcome.funded_by}{odr}"
 
 
+def _skipped(report: Report) -> str:
+    said = [f"{count} that {service} refused" for service, count in report.skipped.items() if count]
+    return f" Left out, as the live services did: {', '.join(said)}." if said else ""
+
+
 def to_terminal(report: Report, console: Console) -> None:
     """The report as tables."""
     console.print(
         f"[bold]What if[/bold] {report.candidate.name} ({report.candidate.digest}) instead of "
         f"{report.baseline.name} ({report.baseline.digest}): {report.facts} order facts and "
         f"{report.commands} claim commands from {report.first_input} to {report.last_input}"
+        f"{_skipped(report)}"
     )
     console.print(
         f"claims: {report.claims_baseline} under the baseline, {report.claims_candidate} under "
@@ -143,7 +149,7 @@ th{{background:#f3f4f6}}.key span{{display:inline-block;width:1em;height:1em;mar
 <p>Baseline <code>{e(report.baseline.name)} {e(report.baseline.digest)}</code>, candidate
 <code>{e(report.candidate.name)} {e(report.candidate.digest)}</code>: {report.facts} order facts and
 {report.commands} claim commands, {e(str(report.first_input))} to {e(str(report.last_input))};
-ODR as of {e(str(report.as_of))}.</p>
+ODR as of {e(str(report.as_of))}.{e(_skipped(report))}</p>
 <p class="key"><span style="background:#8a8f98"></span>baseline
 <span style="background:#2563eb"></span>candidate</p>
 <p><strong>{len(report.changed)}</strong> of {report.claims_baseline} claims end differently
