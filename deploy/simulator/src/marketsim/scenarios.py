@@ -17,8 +17,12 @@ from typing import Any, Final, Literal
 
 from contracts.claims import RejectionReason
 from contracts.orders import OrderFact
+from contracts.policy import load_policy
 
-REVIEW_WINDOW: Final = timedelta(days=7)
+POLICY: Final = load_policy()
+"""The policy the stories are told under: the shipped document, the platform's default (its
+numbers, never the adjudication code, say what each story must end in)."""
+REVIEW_WINDOW: Final = timedelta(days=POLICY.guarantee.review_window_days)
 """A reviewer decides a claim under review, or rules on an appeal, within this (issue #10);
 past it the claim is settled by rule (granted platform-funded, the appeal upheld). The stories'
 reviewers act well inside it, except where a story is built to wait in the queue."""

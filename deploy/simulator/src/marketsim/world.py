@@ -37,6 +37,7 @@ from contracts.orders import (
 )
 from marketsim.profiles import PROFILES, SellerProfile
 from marketsim.scenarios import (
+    POLICY,
     Action,
     Call,
     Case,
@@ -52,8 +53,8 @@ from marketsim.scenarios import (
     still_open,
 )
 
-SIGNATURE_THRESHOLD: Final = Decimal(750)
-"""PRODUCT.md's default: above it, a delivery needs a signature and an ID check."""
+SIGNATURE_THRESHOLD: Final = POLICY.guarantee.signature_threshold
+"""Above it, a delivery needs a signature and an ID check (750)."""
 CHAIN_DAYS: Final = 12
 """A claim is filed only if its whole story (response, review, appeal) fits before the end."""
 OPEN_AT_END_SHARE: Final = 0.015
@@ -780,7 +781,9 @@ EVIDENCE_NOT_CORROBORATED: Final = "decision.evidence_not_corroborated"
 TRACKING_IS_THE_ORDERS: Final = "evidence.tracking_is_the_orders"
 SIGNATURE_AS_REPORTED: Final = "evidence.signature_as_reported"
 PARTIAL_REFUND: Final = "response.partial_refund"
-REPLACEMENT_LONGEST_DELIVERY: Final = timedelta(days=30)
+REPLACEMENT_LONGEST_DELIVERY: Final = timedelta(
+    days=POLICY.guarantee.replacement_longest_delivery_days
+)
 """Issue #10: a replacement's estimated delivery lies at most this long after the response."""
 FAR_OUT: Final = timedelta(days=90)
 """How far out the dishonest seller promises a replacement, counted from the filing."""
