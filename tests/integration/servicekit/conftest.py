@@ -289,6 +289,7 @@ class StartedConsumer:
 
     async def stop(self) -> None:
         self.consumer.request_stop()
+        await self.consumer.drain(grace_seconds=5)
         await self.link.stop()
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncpg
@@ -23,6 +23,7 @@ from servicekit.consumer import Handler
 from servicekit.delivery import Delivered, RefusedMessage
 from servicekit.kafka import KafkaAccess
 from servicekit.outbox import OutboxMessage, enqueue
+from servicekit.polls import let_next_poll_in
 from servicekit.postgres import SERVICEKIT_MIGRATIONS, apply_migrations, create_pool
 from tests.integration.servicekit.conftest import (
     FlakyLink,
@@ -407,3 +408,97 @@ async def test_a_decoder_that_breaks_stops_the_consumer_without_committing_past_
     await asyncio.sleep(1.0)  # time for a wrong commit to show, were there one
     assert await committed_offsets(kafka, group) == {}
     assert await applied_ids(pool) == Counter()
+
+
+def _noting_decoded() -> tuple[list[str], Callable[[Topic, bytes], Envelope[Any]]]:
+    """A decoder noting the id of each record it decodes, in order, and the list it notes in."""
+    decoded: list[str] = []
+
+    def decode(topic: Topic, raw: bytes) -> Envelope[Any]:
+        envelope = decode_as_orders(topic, raw)
+        decoded.append(envelope.id)
+        return envelope
+
+    return decoded, decode
+
+
+async def test_under_load_the_next_poll_is_decoded_while_a_batch_writes_and_each_commits_its_own(
+    applied_table: asyncpg.Pool,
+    topics: Topics,
+    running: Running,
+    producer: AIOKafkaProducer,
+    kafka: KafkaAccess,
+) -> None:
+    source = await topics.new(partitions=1)
+    envelopes = [order_placed(f"ord-{n}") for n in range(30)]
+    await send_envelopes(producer, source, envelopes)
+    pool, group = applied_table, unique("g")
+    decoded, counting_decode = _noting_decoded()
+
+    entered = [asyncio.Event() for _ in range(3)]
+    released = [asyncio.Event() for _ in range(3)]
+    record = recording_handler()
+    calls = 0
+
+    async def held(connection: asyncpg.Connection, batch: list[Delivered]) -> None:
+        nonlocal calls
+        calls += 1
+        mine = min(calls, 3) - 1
+        let_next_poll_in()  # what is left is this batch's writes
+        entered[mine].set()
+        await released[mine].wait()
+        await record(connection, batch)
+
+    await running.consumer(source, pool, held, group_id=group, decode=counting_decode, max_batch=10)
+    await asyncio.wait_for(entered[0].wait(), 15)
+    # The first batch of ten is held in its transaction: the second poll is fetched and
+    # decoded meanwhile, but not applied, and nothing is committed yet.
+    await wait_until(lambda: _is_true(len(decoded) >= 20), what="the next poll decoded")
+    await asyncio.sleep(0.5)
+    assert calls == 1
+    assert await committed_offsets(kafka, group) == {}
+    released[0].set()
+    await asyncio.wait_for(entered[1].wait(), 15)
+    # The second batch is in flight and the third decoded: the commit is the first batch's
+    # own offsets, not the consumer's position.
+    await wait_until(lambda: _is_true(len(decoded) >= 30), what="the third poll decoded")
+    assert await committed_offsets(kafka, group) == {0: 10}
+    released[1].set()
+    released[2].set()
+    await wait_until(lambda: _all_applied(pool, len(envelopes)), within=15, what="all applied")
+    await wait_until(lambda: _committed_to_end(kafka, group, source), what="committed to the end")
+    assert await applied_ids(pool) == Counter(e.id for e in envelopes)
+    assert Counter(decoded) == Counter(e.id for e in envelopes)
+
+
+async def test_a_handler_that_never_lets_the_next_poll_in_has_it_decoded_after_its_commit(
+    applied_table: asyncpg.Pool,
+    topics: Topics,
+    running: Running,
+    producer: AIOKafkaProducer,
+    kafka: KafkaAccess,
+) -> None:
+    source = await topics.new(partitions=1)
+    envelopes = [order_placed(f"ord-{n}") for n in range(20)]
+    await send_envelopes(producer, source, envelopes)
+    pool, group = applied_table, unique("g")
+    decoded, counting_decode = _noting_decoded()
+
+    entered, released = asyncio.Event(), asyncio.Event()
+    record = recording_handler()
+
+    async def held_first(connection: asyncpg.Connection, batch: list[Delivered]) -> None:
+        if not entered.is_set():
+            entered.set()
+            await released.wait()
+        await record(connection, batch)
+
+    await running.consumer(
+        source, pool, held_first, group_id=group, decode=counting_decode, max_batch=10
+    )
+    await asyncio.wait_for(entered.wait(), 15)
+    await asyncio.sleep(1.0)  # time for the next poll to be decoded, were it let in
+    assert len(decoded) == 10
+    released.set()
+    await wait_until(lambda: _all_applied(pool, len(envelopes)), within=15, what="all applied")
+    assert Counter(decoded) == Counter(e.id for e in envelopes)

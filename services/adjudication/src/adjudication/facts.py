@@ -114,8 +114,10 @@ class OrderFacts(BaseModel):
 def foreign_refund(facts: OrderFacts | None, event: OrderFact) -> str | None:
     """Why a refund fact cannot be the order's, in a sentence: its currency is not the order's.
     None for any other fact, or while the order's currency is not known yet."""
+    if not isinstance(event, OrderRefunded):
+        return None
     currency = facts.currency() if facts else None
-    if isinstance(event, OrderRefunded) and currency and event.amount.currency != currency:
+    if currency and event.amount.currency != currency:
         return (
             f"refund {event.refund_id} is in {event.amount.currency}; "
             f"order {event.order_id} is in {currency}"

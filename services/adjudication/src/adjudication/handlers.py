@@ -38,6 +38,7 @@ from contracts.topics import CLAIMS_EVENTS
 from servicekit.delivery import Delivered, RefusedMessage
 from servicekit.eventtime import REASON_EVENT_TIME_OUT_OF_BOUNDS, ClockMode, Timekeeper
 from servicekit.outbox import OutboxMessage, enqueue
+from servicekit.polls import let_next_poll_in
 from servicekit.tracing import OFF, Tracing
 
 SOURCE: Final = "/atoz/adjudication"
@@ -294,13 +295,13 @@ async def apply_batch(
             raise RefusedMessage(REASON_EVENT_TIME_OUT_OF_BOUNDS, refusal)
         now = timekeeper.now_for(stated)
         latest = max(latest or now, now)
+        attributes = (
+            {"atoz.order_id": data.order_id, "messaging.message.id": delivered.message_id}
+            if tracing.enabled
+            else None
+        )
         with tracing.span(
-            f"adjudicate {data.type}",
-            parent=delivered.traceparent,
-            attributes={
-                "atoz.order_id": data.order_id,
-                "messaging.message.id": delivered.message_id,
-            },
+            f"adjudicate {data.type}", parent=delivered.traceparent, attributes=attributes
         ) as traced:
             cause = Cause.of(delivered.envelope, traced.traceparent)
             if isinstance(data, ClaimCommand):
@@ -313,6 +314,7 @@ async def apply_batch(
             key = (delivered.topic, delivered.partition)
             accepted[key] = max(accepted.get(key, stated), stated)
     assert latest is not None  # noqa: S101  # the batch is not empty
+    let_next_poll_in()  # what is left is mostly PostgreSQL's: the next poll decodes meanwhile
     await _save(conn, work, latest, policy, cache)
     await store.advance_partition_clocks(conn, accepted)
 

@@ -11,9 +11,21 @@ every batch:
    with :class:`contracts.dlq.DeadLetter` headers, and awaited;
 2. in one transaction, the envelope ids are recorded in the inbox and the handler gets the
    messages never applied before (it may :func:`servicekit.outbox.enqueue` events);
-3. ``message.ack()`` commits the consumer's positions: one past the batch's last records.
+3. the batch's own offsets are committed: one past each partition's last record of the batch.
 
 A crash between 2 and 3 redelivers the batch; the inbox makes the second pass change nothing.
+
+**Under load the polls overlap.** A full poll batch (``max_batch`` records: a backlog) is
+applied in a task of its own; once its handler calls :func:`servicekit.polls.let_next_poll_in`
+(it has done its share of the CPU, and what is left is mostly PostgreSQL writing), faststream
+fetches and decodes the next poll meanwhile (decoding yields to the loop every few hundred
+records for that). Batches still apply one at a time, in poll order: a poll waits for the one
+before to commit its offsets (which is why step 3 names the batch's offsets rather than the
+consumer's position, already past the next poll). A poll decoded while a rebalance revoked
+partitions is dropped and sought back, not applied: the partitions' owner reads it again from
+the committed offsets. A batch smaller than ``max_batch`` (the stream is caught up) is committed
+before the next poll, as is every batch of faststream's test broker (bench/order_facts.py:
+adjudication absorbs some 15% more, metrics some 20%).
 
 What faststream lacks, and how it is extended here (its extension points, nothing bypassed):
 
@@ -24,7 +36,8 @@ What faststream lacks, and how it is extended here (its extension points, nothin
   the next ``ack()`` commit past a batch never applied. When the handler raises anything
   else, the batch is replayed one message per transaction to find the culprit, which alone
   goes to the DLQ (reason ``handler_error``); the others are applied;
-* a **rebalance listener** lets the batch in flight commit before partitions move;
+* a **rebalance listener** lets the batch in flight commit before partitions move (and drops
+  a poll decoded meanwhile);
 * an unexpected error of this module (a bug, not a message) ``nack()``s the batch, which
   seeks every partition back to its first record, and stops the subscriber (it leaves the
   group): nothing is skipped and the liveness probe asks for a restart.
@@ -34,10 +47,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,7 +59,7 @@ from typing import Any, Protocol, TypeVar
 
 import asyncpg
 import structlog
-from aiokafka import ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -70,6 +84,7 @@ from servicekit.delivery import (
 )
 from servicekit.kafka import settle, utc_now
 from servicekit.loophealth import LoopHealth
+from servicekit.polls import NEXT_POLL, FinishBatchBeforeRevoke, batch_offsets, nothing
 from servicekit.retry import Backoff, is_transient, retry_transient
 from servicekit.telemetry import ServiceMetrics
 from servicekit.tracing import OFF, Span, SpanKind, StatusCode, Tracing, traceparent_of
@@ -77,6 +92,10 @@ from servicekit.tracing import OFF, Span, SpanKind, StatusCode, Tracing, tracepa
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
+
+_DECODE_SLICE = 250
+"""Records decoded between two yields to the loop: about 5 ms of pydantic, short enough for
+the batch in flight to send its next statement as soon as PostgreSQL answers the last."""
 
 Handler = Callable[[Any, list[Delivered]], Awaitable[None]]
 """Applies first deliveries inside the batch's transaction, given its connection."""
@@ -127,34 +146,6 @@ def _not_a_lost_commit(error: BaseException) -> bool:
     return is_transient(error) and not isinstance(error, CommitFailedError | IllegalStateError)
 
 
-class _FinishBatchBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]  # untyped base
-    """Lets the batch in flight commit its offsets before partitions move to another member."""
-
-    def __init__(self, batch_lock: asyncio.Lock, consumer_name: str) -> None:
-        self._batch_lock = batch_lock
-        self._consumer_name = consumer_name
-
-    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        # Each batch commits its own offsets at its end, so once it is done everything applied
-        # is committed.
-        async with self._batch_lock:
-            pass
-        log.info(
-            "consumer.partitions_revoked", consumer=self._consumer_name, partitions=_names(revoked)
-        )
-
-    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        log.info(
-            "consumer.partitions_assigned",
-            consumer=self._consumer_name,
-            partitions=_names(assigned),
-        )
-
-
-def _names(partitions: Iterable[TopicPartition]) -> list[str]:
-    return sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions)
-
-
 class BatchConsumer:
     """The batch subscriber of ``topics`` as ``group_id`` on ``broker``, applying exactly once.
 
@@ -187,6 +178,7 @@ class BatchConsumer:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self._topics = {topic.name: topic for topic in topics}
+        self._max_batch = max_batch
         self._handler = handler
         self._begin = begin
         self._name = consumer_name
@@ -201,6 +193,9 @@ class BatchConsumer:
         self._stop_requested = asyncio.Event()
         self._failure: BaseException | None = None
         self._stopping: asyncio.Task[None] | None = None
+        self._in_flight: asyncio.Task[None] | None = None
+        self._draining = False
+        self._revocations = 0
         self.health = LoopHealth("consumer")
         self.dead_letters = {
             topic.name: broker.publisher(
@@ -221,7 +216,7 @@ class BatchConsumer:
             batch_timeout_ms=poll_timeout_ms,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
-            listener=_FinishBatchBeforeRevoke(self._batch_lock, consumer_name),
+            listener=FinishBatchBeforeRevoke(self._batch_lock, consumer_name, self._revoked),
             decoder=self._decode_batch,
             title=consumer_name,
             description=(
@@ -270,6 +265,16 @@ class BatchConsumer:
         """Make a batch waiting out a fault give up (uncommitted, so delivered again later)."""
         self._stop_requested.set()
 
+    async def drain(self, grace_seconds: float) -> None:
+        """Take no further poll (each is sought back, uncommitted) and give the batch in
+        flight up to ``grace_seconds`` to apply and commit: before the broker stops."""
+        self._draining = True
+        if self._in_flight is not None:
+            await asyncio.wait([self._in_flight], timeout=grace_seconds)
+
+    def _revoked(self) -> None:
+        self._revocations += 1
+
     # -- what faststream calls --------------------------------------------------------------
 
     async def _decode_batch(
@@ -278,15 +283,17 @@ class BatchConsumer:
         records = message.raw_message
         if not isinstance(records, tuple | list):  # a batch; faststream's test broker: a list
             records = (records,)
+        decoded: list[Delivered | Rejected | _Undecodable] = []
         try:
-            return [
-                classify(self._topics[record.topic], record, self._decode)
-                for record in in_partition_order(records)
-            ]
+            for count, record in enumerate(in_partition_order(records), 1):
+                decoded.append(classify(self._topics[record.topic], record, self._decode))
+                if count % _DECODE_SLICE == 0:
+                    await asyncio.sleep(0)  # the batch in flight goes on meanwhile
         except Exception as error:
             # A decoder that raises (a bug: invalid bytes are Rejected, not raised) must not
             # make faststream skip the batch: the handler takes the crash path (nack, stop).
             return [_Undecodable(error)]
+        return decoded
 
     def _handler_for_faststream(self) -> Callable[..., Awaitable[None]]:
         # The body is what the decoder made of the records: faststream must not validate or
@@ -302,9 +309,40 @@ class BatchConsumer:
     async def _on_batch(
         self, batch: list[Delivered | Rejected | _Undecodable], message: StreamedBatch
     ) -> None:
+        revocations = self._revocations
+        if self._in_flight is not None:
+            await asyncio.wait([self._in_flight])  # one batch at a time, in poll order
+        if self._revocations != revocations and not self._draining:
+            # Decoded while partitions moved: whoever owns them now reads it from the
+            # committed offsets (seeking back covers those that came back to this member).
+            log.info("consumer.poll_dropped_on_rebalance", consumer=self._name)
+            with contextlib.suppress(IllegalStateError, AssertionError):
+                await message.nack()
+            return
+        records = message.raw_message
+        backlog = isinstance(records, tuple | list) and len(records) >= self._max_batch
+        overlap = backlog and isinstance(message.consumer, AIOKafkaConsumer)
+        released = asyncio.Event()
+        context = contextvars.copy_context()
+        context.run(NEXT_POLL.set, released.set if overlap else nothing)
+        self._in_flight = task = asyncio.create_task(
+            self._apply_poll(batch, message), context=context
+        )
+        if not overlap:
+            await task
+            return
+        # The next poll is fetched and decoded once this one's handler has done its share of
+        # the CPU (see polls.let_next_poll_in), while PostgreSQL writes this batch.
+        waiting = asyncio.ensure_future(released.wait())
+        await asyncio.wait([task, waiting], return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+
+    async def _apply_poll(
+        self, batch: list[Delivered | Rejected | _Undecodable], message: StreamedBatch
+    ) -> None:
         async with self._batch_lock:
-            if self._failure is not None:
-                # Crashed, and stopping: a poll that came before the stop is neither applied
+            if self._failure is not None or self._draining:
+                # Crashed or stopping: a poll that came before the stop is neither applied
                 # nor committed (seeking back loses nothing; a restart takes it from there).
                 await message.nack()
                 return
@@ -477,8 +515,15 @@ class BatchConsumer:
         await self._retry(publish, "dead_letter")
 
     async def _commit(self, message: StreamedBatch) -> None:
+        consumer = message.consumer
+        if isinstance(consumer, AIOKafkaConsumer):
+            # The batch's own offsets: the consumer's position may be past the next poll.
+            offsets = batch_offsets(message.raw_message)
+            commit: Callable[[], Awaitable[None]] = lambda: consumer.commit(offsets)  # noqa: E731  # one call, named for the retry
+        else:
+            commit = message.ack  # faststream's test broker: its consumer takes no offsets
         try:
-            await self._retry(message.ack, "commit_offsets", transient=_not_a_lost_commit)
+            await self._retry(commit, "commit_offsets", transient=_not_a_lost_commit)
         except (CommitFailedError, IllegalStateError) as error:
             log.warning("consumer.commit_skipped", consumer=self._name, error=str(error))
 

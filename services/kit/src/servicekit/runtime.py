@@ -214,9 +214,11 @@ class ConsumingService:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             self._consumer.request_stop()
+            # The batch in flight applies and commits (up to grace_seconds), no poll after it.
+            await self._consumer.drain(self.grace_seconds)
             # The relay before the broker: its batch in flight still has the producer.
             await self._relay.stop(self.grace_seconds)
-            await self._link.stop()  # the batch in flight finishes, up to grace_seconds
+            await self._link.stop()
             self._running = False
             await pool.close()
             self._pool = None

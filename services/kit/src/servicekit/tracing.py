@@ -122,6 +122,11 @@ def _trace_id_logged(traceparent: str | None) -> Iterator[None]:
         yield
 
 
+_UNTRACED: Final = contextlib.nullcontext(Traced(None, INVALID_SPAN))
+"""The block of a message without a valid traceparent, tracing off (reusable: it holds no
+state)."""
+
+
 class Tracing:
     """One service's spans: :meth:`span` around work, :meth:`start` for a span that outlives
     a block (a message's processing across its batch)."""
@@ -149,7 +154,6 @@ class Tracing:
         """Whether spans are recorded (a provider was given)."""
         return self._tracer is not None
 
-    @contextlib.contextmanager
     def span(
         self,
         name: str,
@@ -158,16 +162,33 @@ class Tracing:
         kind: SpanKind = SpanKind.INTERNAL,
         attributes: Mapping[str, Any] | None = None,
         links: Sequence[str | None] = (),
-    ) -> Iterator[Traced]:
+    ) -> contextlib.AbstractContextManager[Traced]:
         """Run the block in a span named ``name``, child of the ``parent`` traceparent (a root
         when it is None or invalid); current for the block, ended (with any exception
         recorded) after it. Off, the block runs under ``parent`` itself."""
         if self._tracer is None:
             # Passed on only when valid: a caller's header must never reach an envelope as is.
-            passed = parent if parse(parent) is not None else None
-            with _trace_id_logged(passed):
-                yield Traced(passed, INVALID_SPAN)
-            return
+            if parent is None or parse(parent) is None:
+                return _UNTRACED  # once per message of a batch: no generator to build
+            return self._under(parent)
+        return self._recorded(name, parent, kind, attributes, links)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _under(parent: str) -> Iterator[Traced]:
+        with _trace_id_logged(parent):
+            yield Traced(parent, INVALID_SPAN)
+
+    @contextlib.contextmanager
+    def _recorded(
+        self,
+        name: str,
+        parent: str | None,
+        kind: SpanKind,
+        attributes: Mapping[str, Any] | None,
+        links: Sequence[str | None],
+    ) -> Iterator[Traced]:
+        assert self._tracer is not None  # noqa: S101  # span() checked it
         with self._tracer.start_as_current_span(
             name,
             context=_context(parent),

@@ -26,6 +26,7 @@ from metrics.odr import DayCounts, OdrSettings
 from servicekit.delivery import Delivered, RefusedMessage
 from servicekit.eventtime import REASON_EVENT_TIME_OUT_OF_BOUNDS, Timekeeper
 from servicekit.outbox import OutboxMessage, enqueue
+from servicekit.polls import let_next_poll_in
 from servicekit.tracing import OFF, Tracing
 
 SOURCE: Final = "/atoz/metrics"
@@ -80,6 +81,7 @@ async def apply_batch(
             delta = (now_counted or DayCounts()) - (previous or DayCounts())
             deltas[key] = deltas.get(key, DayCounts()) + delta
         saved.append(store.Stored(state, now_counted))
+    let_next_poll_in()  # from here PostgreSQL's work dominates: the next poll decodes meanwhile
     await store.save_orders(conn, saved, caches)
     sellers = {entry.state.seller_id for entry in saved if entry.state.seller_id}
     # The sellers' locks before their rows: replicas applying batches of other partitions
