@@ -140,7 +140,6 @@ def main(
             "the live services refused (a time out of bounds) was replayed; run as the Kafka "
             "admin to skip it as they did"
         )
-
     if json_out is not None:
         json_out.write_text(report.model_dump_json(indent=2) + "\n")
         console.print(f"JSON report: {json_out}")

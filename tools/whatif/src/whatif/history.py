@@ -84,9 +84,12 @@ def ordered(
             commands += 1
     kept.sort(key=lambda item: item[:4])
     refused = {
+        # An empty DLQ (the usual case) needs no pass over a million inputs.
         service: frozenset(
             index for index, item in enumerate(kept) if (item[1], item[2], item[3]) in sources
         )
+        if sources
+        else frozenset()
         for service, sources in (dead_letters or {}).items()
     }
     return History([item[4] for item in kept], facts, commands, undecodable, outside, refused)
