@@ -502,3 +502,27 @@ async def test_a_handler_that_never_lets_the_next_poll_in_has_it_decoded_after_i
     released.set()
     await wait_until(lambda: _all_applied(pool, len(envelopes)), within=15, what="all applied")
     assert Counter(decoded) == Counter(e.id for e in envelopes)
+
+
+async def test_a_caught_up_batch_commits_the_partitions_it_had_no_record_of_too(
+    applied_table: asyncpg.Pool,
+    topics: Topics,
+    running: Running,
+    producer: AIOKafkaProducer,
+    kafka: KafkaAccess,
+) -> None:
+    # A partition never committed must be looked up at its leader by its next owner (a
+    # ListOffsets that can stall while a broker is away): the caught-up commit covers it.
+    source = await topics.new(partitions=2)
+    envelopes = [order_placed("ord-only")]
+    await send_envelopes(producer, source, envelopes)
+    pool, group = applied_table, unique("g")
+    await running.consumer(source, pool, recording_handler(), group_id=group)
+    await wait_until(lambda: _all_applied(pool, 1), what="the one message applied")
+
+    async def both_committed() -> bool:
+        return set(await committed_offsets(kafka, group)) == {0, 1}
+
+    await wait_until(both_committed, what="both partitions committed")
+    committed = await committed_offsets(kafka, group)
+    assert sum(committed.values()) == 1  # one past the one record, and the empty one at 0

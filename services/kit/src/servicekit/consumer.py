@@ -11,7 +11,8 @@ every batch:
    with :class:`contracts.dlq.DeadLetter` headers, and awaited;
 2. in one transaction, the envelope ids are recorded in the inbox and the handler gets the
    messages never applied before (it may :func:`servicekit.outbox.enqueue` events);
-3. the batch's own offsets are committed: one past each partition's last record of the batch.
+3. the offsets are committed: the consumer's positions, one past the batch's last records (or,
+   when the next poll was already let in, see below, the batch's own offsets only).
 
 A crash between 2 and 3 redelivers the batch; the inbox makes the second pass change nothing.
 
@@ -20,12 +21,12 @@ applied in a task of its own; once its handler calls :func:`servicekit.polls.let
 (it has done its share of the CPU, and what is left is mostly PostgreSQL writing), faststream
 fetches and decodes the next poll meanwhile (decoding yields to the loop every few hundred
 records for that). Batches still apply one at a time, in poll order: a poll waits for the one
-before to commit its offsets (which is why step 3 names the batch's offsets rather than the
-consumer's position, already past the next poll). A poll decoded while a rebalance revoked
-partitions is dropped and sought back, not applied: the partitions' owner reads it again from
-the committed offsets. A batch smaller than ``max_batch`` (the stream is caught up) is committed
-before the next poll, as is every batch of faststream's test broker (bench/order_facts.py:
-adjudication absorbs some 15% more, metrics some 20%).
+before to commit its offsets (its own offsets only, then: the consumer's position is already
+past the next poll). A poll decoded while a rebalance revoked partitions is dropped and sought
+back, not applied: the partitions' owner reads it again from the committed offsets. A batch
+smaller than ``max_batch`` (the stream is caught up) is committed before the next poll, as is
+every batch of faststream's test broker (bench/order_facts.py: adjudication absorbs some 15%
+more, metrics some 20%).
 
 What faststream lacks, and how it is extended here (its extension points, nothing bypassed):
 
@@ -326,7 +327,7 @@ class BatchConsumer:
         context = contextvars.copy_context()
         context.run(NEXT_POLL.set, released.set if overlap else nothing)
         self._in_flight = task = asyncio.create_task(
-            self._apply_poll(batch, message), context=context
+            self._apply_poll(batch, message, released), context=context
         )
         if not overlap:
             await task
@@ -338,7 +339,10 @@ class BatchConsumer:
         waiting.cancel()
 
     async def _apply_poll(
-        self, batch: list[Delivered | Rejected | _Undecodable], message: StreamedBatch
+        self,
+        batch: list[Delivered | Rejected | _Undecodable],
+        message: StreamedBatch,
+        released: asyncio.Event,
     ) -> None:
         async with self._batch_lock:
             if self._failure is not None or self._draining:
@@ -349,7 +353,8 @@ class BatchConsumer:
             started = time.perf_counter()
             try:
                 await self._process(batch)
-                await self._commit(message)
+                # Once the next poll was let in, the consumer's position is past this batch.
+                await self._commit(message, own_offsets=released.is_set())
                 if self._metrics is not None:
                     self._metrics.batch_seconds.observe(time.perf_counter() - started)
             except _StopRequestedError:
@@ -514,14 +519,18 @@ class BatchConsumer:
 
         await self._retry(publish, "dead_letter")
 
-    async def _commit(self, message: StreamedBatch) -> None:
+    async def _commit(self, message: StreamedBatch, *, own_offsets: bool) -> None:
         consumer = message.consumer
-        if isinstance(consumer, AIOKafkaConsumer):
-            # The batch's own offsets: the consumer's position may be past the next poll.
+        commit: Callable[[], Awaitable[None]]
+        if own_offsets and isinstance(consumer, AIOKafkaConsumer):
+            # The next poll may already be fetched: the consumer's position is past this batch,
+            # so only this batch's own offsets are committed.
             offsets = batch_offsets(message.raw_message)
-            commit: Callable[[], Awaitable[None]] = lambda: consumer.commit(offsets)  # noqa: E731  # one call, named for the retry
+            commit = lambda: consumer.commit(offsets)  # noqa: E731  # one call, named for the retry
         else:
-            commit = message.ack  # faststream's test broker: its consumer takes no offsets
+            # Nothing fetched past this batch: the consumer's positions, so a partition that
+            # had no record in it is committed too (its next owner need not look its start up).
+            commit = message.ack
         try:
             await self._retry(commit, "commit_offsets", transient=_not_a_lost_commit)
         except (CommitFailedError, IllegalStateError) as error:
