@@ -85,7 +85,14 @@ from servicekit.delivery import (
 )
 from servicekit.kafka import settle, utc_now
 from servicekit.loophealth import LoopHealth
-from servicekit.polls import NEXT_POLL, FinishBatchBeforeRevoke, batch_offsets, nothing
+from servicekit.polls import (
+    NEXT_POLL,
+    POSITIONS_WAIT_SECONDS,
+    FinishBatchBeforeRevoke,
+    await_positions,
+    batch_offsets,
+    nothing,
+)
 from servicekit.retry import Backoff, is_transient, retry_transient
 from servicekit.telemetry import ServiceMetrics
 from servicekit.tracing import OFF, Span, SpanKind, StatusCode, Tracing, traceparent_of
@@ -529,7 +536,11 @@ class BatchConsumer:
             commit = lambda: consumer.commit(offsets)  # noqa: E731  # one call, named for the retry
         else:
             # Nothing fetched past this batch: the consumer's positions, so a partition that
-            # had no record in it is committed too (its next owner need not look its start up).
+            # had no record in it is committed too (its next owner need not look its start up,
+            # a ListOffsets that stalls while its leader is away); its start is looked up once
+            # after the assignment, so it may still be on its way.
+            if isinstance(consumer, AIOKafkaConsumer):
+                await await_positions(consumer, POSITIONS_WAIT_SECONDS)
             commit = message.ack
         try:
             await self._retry(commit, "commit_offsets", transient=_not_a_lost_commit)

@@ -6,12 +6,14 @@ PostgreSQL writes its batch (``let_next_poll_in``)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import structlog
-from aiokafka import ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import IllegalStateError
 
 log = structlog.get_logger("servicekit.consumer")  # its records, under its name
 
@@ -69,3 +71,19 @@ def batch_offsets(records: Any) -> dict[TopicPartition, int]:
         partition = TopicPartition(record.topic, record.partition)
         offsets[partition] = max(offsets.get(partition, 0), record.offset + 1)
     return offsets
+
+
+POSITIONS_WAIT_SECONDS = 5.0
+"""How long a caught-up commit waits for the start of a partition that has had no record yet
+(the consumer looks it up at the partition's leader after the assignment). Long enough for a
+healthy cluster; short enough that a leader away delays the commit of the others little."""
+
+
+async def await_positions(consumer: AIOKafkaConsumer, within: float) -> None:
+    """Wait, up to ``within`` seconds, until every assigned partition has a position, so that
+    committing the positions covers the partitions without records too. A partition without
+    one is committed by a later batch; a rebalance meanwhile ends the wait."""
+    with contextlib.suppress(TimeoutError, IllegalStateError):
+        async with asyncio.timeout(within):
+            for partition in consumer.assignment():
+                await consumer.position(partition)
