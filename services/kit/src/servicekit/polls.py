@@ -29,7 +29,7 @@ class FinishBatchBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc] 
         self._on_revoke = on_revoke
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        # Each batch commits its own offsets at its end, so once it is done everything applied
+        # Each batch commits its offsets at its end, so once it is done everything applied
         # is committed; a poll decoded but not begun is dropped (its owner reads it again).
         self._on_revoke()
         async with self._batch_lock:

@@ -40,6 +40,10 @@ DESCRIPTION = (
 )
 
 
+INPUTS = (ORDERS, CLAIMS_EVENTS)
+"""What metrics consumes: every order fact, and adjudication's claim events."""
+
+
 async def _day_boundaries(
     pool: asyncpg.Pool,
     health: LoopHealth,
@@ -114,7 +118,7 @@ def create_app(
 
     service = ConsumingService.from_settings(
         settings,
-        topics=[ORDERS, CLAIMS_EVENTS],
+        topics=INPUTS,
         publishes=[SELLERS_HEALTH],
         migrations=store.MIGRATIONS,
         handler=handle,

@@ -25,8 +25,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from contracts.codec import decode
 from contracts.dlq import HEADER_REASON, DeadLetter
-from contracts.topics import CLAIMS_EVENTS, DLQ_PARTITIONS, ORDERS, Topic
+from contracts.topics import DLQ_PARTITIONS, Topic
 from metrics import handlers, store
+from metrics.app import INPUTS
+from metrics.odr import OdrSettings
 from metrics.settings import MetricsSettings
 from servicekit import postgres
 from servicekit.delivery import Delivered, classify, first_occurrences
@@ -61,6 +63,7 @@ async def rebuild(
     Health is computed as of ``as_of`` when given, else as the service would (today, or on
     event time the newest event time read).
     """
+    odr = settings.odr()  # read once, and a bad document refused before any table is emptied
     pool = await postgres.create_pool(database_url)
     consumer = AIOKafkaConsumer(**kafka.options(), enable_auto_commit=False)
     await consumer.start()
@@ -71,7 +74,7 @@ async def rebuild(
             " partition_watermark"
         )
         await pool.execute("DELETE FROM inbox WHERE consumer = $1", REBUILD_CONSUMER)
-        topics: dict[str, Topic] = {ORDERS.name: ORDERS, CLAIMS_EVENTS.name: CLAIMS_EVENTS}
+        topics: dict[str, Topic] = {topic.name: topic for topic in INPUTS}
         refused = await dead_lettered(consumer, settings.consumer_group, topics.values())
         partitions = [
             TopicPartition(t.name, p) for t in topics.values() for p in range(t.partitions)
@@ -97,7 +100,7 @@ async def rebuild(
                     outcome = classify(topics[partition.topic], record, decode)
                     if isinstance(outcome, Delivered):  # else the live consumer DLQ'd it
                         deliveries.append(outcome)
-            applied += await _apply(pool, deliveries, settings, as_of)
+            applied += await _apply(pool, deliveries, settings, odr, as_of)
             on_progress(done, total)
         await pool.execute("DELETE FROM outbox WHERE topic = 'sellers.health.v1'")
         if commit_offsets_for:
@@ -109,7 +112,11 @@ async def rebuild(
 
 
 async def _apply(
-    pool: asyncpg.Pool, deliveries: list[Delivered], settings: MetricsSettings, as_of: date | None
+    pool: asyncpg.Pool,
+    deliveries: list[Delivered],
+    settings: MetricsSettings,
+    odr: OdrSettings,
+    as_of: date | None,
 ) -> int:
     """Apply one read batch as the live consumer did; how many messages were applied. Their
     times were judged when the live service read them (what it refused is skipped, see
@@ -121,7 +128,7 @@ async def _apply(
         await handlers.apply_batch(
             conn,
             firsts,
-            settings=settings.odr(),
+            settings=odr,
             timekeeper=None,
             as_of=as_of or _as_of(settings),
         )

@@ -12,14 +12,17 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from adjudication import app as adjudication_app
 from contracts import codec
 from contracts.envelope import Envelope
-from contracts.topics import CLAIMS_COMMANDS, ORDERS, Topic
+from contracts.topics import ORDERS, Topic
+from metrics import app as metrics_app
 from metrics.rebuild import RebuildError, dead_lettered
 from servicekit.kafka import KafkaAccess
 from whatif.compare import Service
 
-TOPICS = (ORDERS, CLAIMS_COMMANDS)
+TOPICS: tuple[Topic, ...] = adjudication_app.INPUTS
+"""What a replay reads: adjudication's inputs (metrics' others are adjudication's outputs)."""
 POLL = 5000
 
 
@@ -38,8 +41,8 @@ class History:
 
 
 SERVICE_TOPICS: dict[Service, tuple[Topic, ...]] = {
-    "adjudication": (ORDERS, CLAIMS_COMMANDS),
-    "metrics": (ORDERS,),
+    "adjudication": TOPICS,
+    "metrics": tuple(topic for topic in metrics_app.INPUTS if topic in TOPICS),
 }
 """What each replayed service consumes of the inputs (metrics also reads the claim events,
 which its replay takes from adjudication's)."""
